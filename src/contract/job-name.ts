@@ -1,0 +1,34 @@
+import { randomBytes } from "node:crypto";
+import { ConfigError } from "./errors.js";
+
+/** StopTrainingJob's own constraint on TrainingJobName. */
+const JOB_NAME_PATTERN = /^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/;
+const JOB_NAME_MAX = 63;
+
+export function validateJobName(name: string, source: string): string {
+  if (name.length < 1 || name.length > JOB_NAME_MAX) {
+    throw new ConfigError(source, undefined, `job name must be 1 to ${JOB_NAME_MAX} characters, got ${name.length}`);
+  }
+  if (!JOB_NAME_PATTERN.test(name)) {
+    throw new ConfigError(
+      source,
+      undefined,
+      `job name ${JSON.stringify(name)} must match ${JOB_NAME_PATTERN.source} (letters, digits and inner hyphens)`,
+    );
+  }
+  return name;
+}
+
+/** A name for local runs with none given: sortable by start time, unique enough for one machine. */
+export function generateJobName(now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:T]/g, "").slice(0, 14);
+  return `trainguard-local-${stamp}-${randomBytes(3).toString("hex")}`;
+}
+
+/** `--job-name` (or TRAINGUARD_JOB_NAME), then TRAINING_JOB_NAME, then a generated local name. */
+export function resolveJobName(option: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (option !== undefined) return validateJobName(option, "--job-name");
+  const fromEnv = env.TRAINING_JOB_NAME;
+  if (fromEnv !== undefined && fromEnv !== "") return validateJobName(fromEnv, "TRAINING_JOB_NAME");
+  return generateJobName();
+}
