@@ -1,0 +1,124 @@
+import { constants as osConstants } from "node:os";
+import { ConfigError } from "../contract/index.js";
+
+/**
+ * Options of `run` and `train`. Each is also read from TRAINGUARD_<NAME> (upper snake case);
+ * the command line wins over the environment, the environment over the default.
+ */
+export interface RunOptions {
+  mlRoot: string | undefined;
+  graceSeconds: number;
+  stopSignal: NodeJS.Signals;
+  checkpointDir: string | undefined;
+  jobName: string | undefined;
+  logLevel: string | undefined;
+}
+
+interface OptionSpec<K extends keyof RunOptions> {
+  readonly flag: string;
+  readonly key: K;
+  readonly parse: (value: string, source: string) => RunOptions[K];
+  readonly help: string;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
+
+const SPECS: readonly OptionSpec<keyof RunOptions>[] = [
+  { flag: "ml-root", key: "mlRoot", parse: (v) => v, help: "root of the container contract (default /opt/ml, or SAGEMAKER_BASE_DIR)" },
+  { flag: "grace", key: "graceSeconds", parse: parseGrace, help: "stop budget in seconds from the first SIGTERM (default 120)" },
+  { flag: "stop-signal", key: "stopSignal", parse: parseStopSignal, help: "checkpoint request sent to the algorithm's process group (default SIGTERM)" },
+  { flag: "checkpoint-dir", key: "checkpointDir", parse: (v) => v, help: "where the algorithm checkpoints (default: checkpointconfig.json LocalPath, else <ml-root>/checkpoints)" },
+  { flag: "job-name", key: "jobName", parse: (v) => v, help: "training job name (default TRAINING_JOB_NAME, else generated)" },
+  { flag: "log-level", key: "logLevel", parse: parseLogLevel, help: "fatal, error, warn, info (default), debug, trace or silent" },
+];
+
+export function optionsHelp(): string {
+  return SPECS.map((s) => `  --${s.flag.padEnd(16)} ${s.help}\n  ${"".padEnd(18)} env: ${envNameOf(s.flag)}`).join("\n");
+}
+
+function envNameOf(flag: string): string {
+  return `TRAINGUARD_${flag.toUpperCase().replace(/-/g, "_")}`;
+}
+
+/**
+ * Parse our options from the front of `args`. Parsing stops at `--` or at the first argument that
+ * is not an option, so an algorithm's own flags (`python train.py --epochs 3`) are never ours.
+ */
+export function parseRunArgs(args: readonly string[], env: NodeJS.ProcessEnv): { options: RunOptions; rest: string[] } {
+  const options: RunOptions = { mlRoot: undefined, graceSeconds: 120, stopSignal: "SIGTERM", checkpointDir: undefined, jobName: undefined, logLevel: undefined };
+  const set = <K extends keyof RunOptions>(spec: OptionSpec<K>, value: string, source: string): void => {
+    if (value === "") throw new ConfigError(source, undefined, "must not be empty");
+    options[spec.key] = spec.parse(value, source);
+  };
+  for (const spec of SPECS) {
+    const name = envNameOf(spec.flag);
+    const value = env[name];
+    if (value !== undefined) set(spec, value, name);
+  }
+  let i = 0;
+  for (; i < args.length; i += 1) {
+    const arg = args[i] as string;
+    if (arg === "--") {
+      i += 1;
+      break;
+    }
+    if (!arg.startsWith("--")) break;
+    const eq = arg.indexOf("=");
+    const flag = arg.slice(2, eq === -1 ? undefined : eq);
+    const spec = SPECS.find((s) => s.flag === flag);
+    if (!spec) throw new ConfigError(`--${flag}`, undefined, `unknown option (known: ${SPECS.map((s) => `--${s.flag}`).join(", ")})`);
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else {
+      value = args[i + 1];
+      i += 1;
+    }
+    if (value === undefined) throw new ConfigError(`--${flag}`, undefined, "needs a value");
+    set(spec, value, `--${flag}`);
+  }
+  return { options, rest: args.slice(i) };
+}
+
+function parseGrace(value: string, source: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_GRACE_SECONDS) {
+    throw new ConfigError(source, undefined, `must be a number of seconds above 0 and at most ${MAX_GRACE_SECONDS}, got ${JSON.stringify(value)}`);
+  }
+  return seconds;
+}
+
+export function parseStopSignal(value: string, source: string): NodeJS.Signals {
+  const signals = osConstants.signals as Record<string, number>;
+  const upper = value.toUpperCase();
+  const byName = upper.startsWith("SIG") ? upper : `SIG${upper}`;
+  const name = /^\d+$/.test(value) ? Object.keys(signals).find((k) => signals[k] === Number(value)) : byName in signals ? byName : undefined;
+  if (name === undefined) throw new ConfigError(source, undefined, `unknown signal ${JSON.stringify(value)}`);
+  if (name === "SIGKILL" || name === "SIGSTOP") {
+    throw new ConfigError(source, undefined, `${name} cannot be a checkpoint request: the algorithm cannot handle it`);
+  }
+  return name as NodeJS.Signals;
+}
+
+function parseLogLevel(value: string, source: string): string {
+  if (!LOG_LEVELS.includes(value)) throw new ConfigError(source, undefined, `must be one of ${LOG_LEVELS.join(", ")}`);
+  return value;
+}
+
+/** `trainguard train` runs TRAINGUARD_COMMAND: a JSON array of argv strings, never a shell line. */
+export function parseTrainCommand(env: NodeJS.ProcessEnv): string[] {
+  const raw = env.TRAINGUARD_COMMAND;
+  if (raw === undefined || raw.trim() === "") {
+    throw new ConfigError("TRAINGUARD_COMMAND", undefined, 'is not set: `trainguard train` runs the command it names, as a JSON array, e.g. ["python3","train.py"]');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new ConfigError("TRAINGUARD_COMMAND", undefined, `must be a JSON array of strings, e.g. ["python3","train.py"]; it is not JSON (${(err as Error).message})`);
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((a) => typeof a === "string") || parsed[0] === "") {
+    throw new ConfigError("TRAINGUARD_COMMAND", undefined, 'must be a non-empty JSON array of strings, e.g. ["python3","train.py"]');
+  }
+  return parsed as string[];
+}

@@ -1,0 +1,110 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import type { Logger } from "../log/index.js";
+
+/**
+ * Reaps orphans re-parented to us when we are PID 1, without ever stealing the exit status of a
+ * child Node spawned itself.
+ *
+ * Why not `waitpid(-1)`: libuv reaps its own children with `waitpid(pid)`; a wildcard wait would
+ * consume their statuses, their `exit` events would never fire, and the supervisor would hang
+ * (FIELD-NOTES.md, reproduced). So on every SIGCHLD we list zombies whose parent is us from /proc
+ * and reap each one by pid, skipping the pids Node owns.
+ */
+export class OrphanReaper {
+  private readonly ownChildren = new Set<number>();
+  private waitpid: ((pid: number, status: null, options: number) => number) | undefined;
+  private scheduled = false;
+  private reapedCount = 0;
+
+  constructor(private readonly log: Logger) {}
+
+  /** Children spawned by Node (libuv reaps them): registered synchronously right after spawn. */
+  trackOwnChild(pid: number): void {
+    this.ownChildren.add(pid);
+  }
+
+  /** Called once libuv has reaped the child: its pid may be reused by an orphan from then on. */
+  forgetOwnChild(pid: number): void {
+    this.ownChildren.delete(pid);
+  }
+
+  get reaped(): number {
+    return this.reapedCount;
+  }
+
+  start(): void {
+    this.waitpid = loadWaitpid();
+    process.on("SIGCHLD", this.onSigchld);
+    // Orphans may already be zombies (re-parented before we listened).
+    this.onSigchld();
+  }
+
+  stop(): void {
+    process.off("SIGCHLD", this.onSigchld);
+  }
+
+  private readonly onSigchld = (): void => {
+    // SIGCHLDs coalesce: one scan per burst is enough, and it must run after libuv's own reaping.
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.reapOnce();
+    });
+  };
+
+  /** One pass; returns how many zombies were reaped. Exposed for tests. */
+  reapOnce(): number {
+    const waitpid = this.waitpid;
+    if (waitpid === undefined) return 0;
+    let count = 0;
+    for (const pid of zombieChildren(process.pid)) {
+      if (this.ownChildren.has(pid)) continue;
+      if (waitpid(pid, null, WNOHANG) === pid) count += 1;
+    }
+    if (count > 0) {
+      this.reapedCount += count;
+      this.log.debug({ event: "orphans.reaped", count, total: this.reapedCount }, "reaped orphaned processes");
+    }
+    return count;
+  }
+}
+
+const WNOHANG = 1;
+
+function loadWaitpid(): (pid: number, status: null, options: number) => number {
+  // koffi ships prebuilt binaries in its npm package: no compiler needed in the image.
+  const require = createRequire(import.meta.url);
+  const koffi = require("koffi") as typeof import("koffi");
+  const libc = koffi.load("libc.so.6");
+  return libc.func("int waitpid(int pid, _Out_ int *status, int options)") as (
+    pid: number,
+    status: null,
+    options: number,
+  ) => number;
+}
+
+/** Pids in state Z whose parent is `parentPid`, read from /proc/<pid>/stat. */
+export function zombieChildren(parentPid: number): number[] {
+  const zombies: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return zombies;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "latin1");
+    } catch {
+      continue; // exited and reaped between readdir and read
+    }
+    // The command name is in parentheses and may itself contain spaces or ')'.
+    const afterName = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (afterName[0] === "Z" && Number(afterName[1]) === parentPid) zombies.push(Number(entry));
+  }
+  return zombies;
+}

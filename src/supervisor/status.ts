@@ -1,0 +1,142 @@
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { writeFileAtomic } from "../contract/index.js";
+
+export type TrainingJobStatus = "InProgress" | "Stopping" | "Stopped" | "Completed" | "Failed";
+export type SecondaryStatus =
+  | "Starting"
+  | "Downloading"
+  | "Training"
+  | "Uploading"
+  | "Stopping"
+  | "Stopped"
+  | "Completed"
+  | "Failed"
+  | "MaxRuntimeExceeded"
+  | "Interrupted";
+
+export interface StatusTransition {
+  readonly status: TrainingJobStatus;
+  readonly secondaryStatus: SecondaryStatus;
+  readonly at: string;
+  readonly message?: string;
+}
+
+export interface ArtifactStatus {
+  readonly path: string;
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly uploadedTo: string | null;
+  readonly checkpoint?: string;
+  readonly [extra: string]: unknown;
+}
+
+/** The document at <ml-root>/output/trainguard/status.json; field names follow DescribeTrainingJob. */
+export interface JobStatusDocument {
+  TrainingJobName: string | null;
+  TrainingJobStatus: TrainingJobStatus;
+  SecondaryStatus: SecondaryStatus;
+  transitions: StatusTransition[];
+  startedAt: string;
+  stopRequestedAt: string | null;
+  stopSignal: string | null;
+  deadline: string | null;
+  checkpointDeadline: string | null;
+  endedAt: string | null;
+  command: readonly string[];
+  pid: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  escalated: boolean;
+  failureReason: string | null;
+  artifact: ArtifactStatus | null;
+  trainguardExitCode: number | null;
+}
+
+/**
+ * Owns status.json. Every change replaces the file atomically; writes are chained so an older
+ * state can never land after a newer one.
+ */
+export class StatusFile {
+  private readonly doc: JobStatusDocument;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly file: string,
+    init: { jobName: string | null; command: readonly string[]; now?: Date },
+  ) {
+    const at = (init.now ?? new Date()).toISOString();
+    this.doc = {
+      TrainingJobName: init.jobName,
+      TrainingJobStatus: "InProgress",
+      SecondaryStatus: "Starting",
+      transitions: [{ status: "InProgress", secondaryStatus: "Starting", at }],
+      startedAt: at,
+      stopRequestedAt: null,
+      stopSignal: null,
+      deadline: null,
+      checkpointDeadline: null,
+      endedAt: null,
+      command: init.command,
+      pid: null,
+      exitCode: null,
+      signal: null,
+      escalated: false,
+      failureReason: null,
+      artifact: null,
+      trainguardExitCode: null,
+    };
+  }
+
+  get current(): Readonly<JobStatusDocument> {
+    return this.doc;
+  }
+
+  /** Record a lifecycle step; repeated identical steps are not recorded twice. */
+  transition(status: TrainingJobStatus, secondaryStatus: SecondaryStatus, message?: string): Promise<void> {
+    if (this.doc.TrainingJobStatus !== status || this.doc.SecondaryStatus !== secondaryStatus) {
+      this.doc.TrainingJobStatus = status;
+      this.doc.SecondaryStatus = secondaryStatus;
+      this.doc.transitions.push({ status, secondaryStatus, at: new Date().toISOString(), ...(message ? { message } : {}) });
+    }
+    return this.flush();
+  }
+
+  update(fields: Partial<Omit<JobStatusDocument, "transitions" | "TrainingJobStatus" | "SecondaryStatus">>): Promise<void> {
+    Object.assign(this.doc, fields);
+    return this.flush();
+  }
+
+  /**
+   * For the moment just before a forced exit, when no promise will get to run: writes now,
+   * synchronously, and a queued asynchronous write cannot land after it because the process ends.
+   */
+  transitionSync(
+    status: TrainingJobStatus,
+    secondaryStatus: SecondaryStatus,
+    message: string,
+    fields: Partial<Omit<JobStatusDocument, "transitions" | "TrainingJobStatus" | "SecondaryStatus">>,
+  ): void {
+    Object.assign(this.doc, fields);
+    this.doc.TrainingJobStatus = status;
+    this.doc.SecondaryStatus = secondaryStatus;
+    this.doc.transitions.push({ status, secondaryStatus, at: new Date().toISOString(), message });
+    mkdirSync(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.sync.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(this.doc, null, 2)}\n`);
+    renameSync(tmp, this.file);
+  }
+
+  /** Waits for every queued write; `durable` fsyncs the final one. */
+  flush(durable = false): Promise<void> {
+    const snapshot = `${JSON.stringify(this.doc, null, 2)}\n`;
+    this.chain = this.chain
+      .catch(() => undefined)
+      .then(async () => {
+        await mkdir(path.dirname(this.file), { recursive: true });
+        await writeFileAtomic(this.file, snapshot, durable);
+      });
+    return this.chain;
+  }
+}

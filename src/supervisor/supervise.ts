@@ -1,0 +1,344 @@
+import { mkdir, rm } from "node:fs/promises";
+import {
+  ConfigError,
+  EXIT_CONFIG_ERROR,
+  algorithmEnv,
+  mlPaths,
+  readJobConfig,
+  resolveJobName,
+  type JobConfig,
+  type MlPaths,
+} from "../contract/index.js";
+import type { Logger } from "../log/index.js";
+import { startAlgorithm, isSpawnFailure, type AlgorithmExit, type AlgorithmProcess, type SpawnFailure } from "./algorithm.js";
+import { composeFailureReason, setAsideStaleFailureFile, writeFailureFile } from "./failure.js";
+import { OrphanReaper } from "./reaper.js";
+import { checkpointReserveMs } from "./reserve.js";
+import { exitCodeForSignal, isStopSignal, type ReceivedSignal, type SignalInbox } from "./signals.js";
+import { StatusFile } from "./status.js";
+import { writeStopRequest } from "./stop-request.js";
+
+export interface SuperviseOptions {
+  /** argv of the algorithm; never run through a shell. */
+  readonly command: readonly string[];
+  /** Where the command came from, for error messages ("TRAINGUARD_COMMAND", "run arguments"). */
+  readonly commandSource: string;
+  readonly mlRoot: string;
+  readonly graceSeconds: number;
+  readonly stopSignal: NodeJS.Signals;
+  /** `--checkpoint-dir`; otherwise checkpointconfig.json's LocalPath, otherwise <ml-root>/checkpoints. */
+  readonly checkpointDir: string | undefined;
+  readonly jobName: string | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  readonly log: Logger;
+  readonly inbox: SignalInbox;
+  /** Bytes the stop path will package; sizes the reserve kept back from the algorithm. */
+  readonly estimatePackageBytes?: (checkpointDir: string) => Promise<number>;
+}
+
+/** Exit codes of trainguard itself (everything else mirrors the algorithm). */
+export const EXIT_COMMAND_NOT_FOUND = 127;
+export const EXIT_COMMAND_NOT_EXECUTABLE = 126;
+export const EXIT_INTERNAL_ERROR = 70;
+
+/** The supervisor exits this long before the deadline at the latest, whatever is still running. */
+const EXIT_MARGIN_MS = 500;
+/** How often the size of what would be packaged is re-measured while training runs. */
+const ESTIMATE_REFRESH_MS = 10_000;
+
+interface StopState {
+  readonly signal: NodeJS.Signals;
+  readonly requestedAt: number;
+  readonly deadline: number;
+  checkpointDeadline: number | undefined;
+}
+
+type Phase = "starting" | "running" | "finishing" | "done";
+
+/** Runs one job from start to exit code. Resolves with the code the process should exit with. */
+export function supervise(options: SuperviseOptions): Promise<number> {
+  return new Supervisor(options).run();
+}
+
+class Supervisor {
+  private readonly log: Logger;
+  private readonly paths: MlPaths;
+  private readonly graceMs: number;
+  private status!: StatusFile;
+  private phase: Phase = "starting";
+  private stop: StopState | undefined;
+  private algorithm: AlgorithmProcess | undefined;
+  private estimatedPackageBytes = 0;
+  private readonly reaper: OrphanReaper;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly options: SuperviseOptions) {
+    this.log = options.log;
+    this.paths = mlPaths(options.mlRoot);
+    this.graceMs = options.graceSeconds * 1000;
+    this.reaper = new OrphanReaper(options.log);
+  }
+
+  async run(): Promise<number> {
+    let jobName: string | null = null;
+    let configError: unknown;
+    try {
+      jobName = resolveJobName(this.options.jobName, this.options.env);
+    } catch (err) {
+      configError = err;
+    }
+    this.status = new StatusFile(this.paths.statusFile, { jobName, command: this.options.command });
+    this.options.inbox.attach((received) => this.onSignal(received));
+    if (process.pid === 1) this.reaper.start();
+    try {
+      return await this.runJob(jobName, configError);
+    } finally {
+      this.phase = "done";
+      for (const timer of this.timers) clearTimeout(timer);
+      this.reaper.stop();
+    }
+  }
+
+  private async runJob(jobName: string | null, configError: unknown): Promise<number> {
+    await mkdir(this.paths.trainguardDir, { recursive: true });
+    // A stop file left by an earlier run would tell a polling algorithm to stop at once.
+    await rm(this.paths.stopRequestFile, { force: true });
+    if (await setAsideStaleFailureFile(this.paths.failureFile)) {
+      this.log.info({ event: "failure.previous", path: `${this.paths.failureFile}.previous` }, "kept an earlier run's failure file aside");
+    }
+    await this.status.flush();
+    this.log.info({ event: "job.start", jobName, mlRoot: this.paths.root, command: this.options.command, graceSeconds: this.options.graceSeconds, pid1: process.pid === 1 }, "job starting");
+
+    if (configError !== undefined) return this.failBeforeStart(configError);
+    let config: JobConfig;
+    try {
+      config = await readJobConfig(this.paths);
+    } catch (err) {
+      return this.failBeforeStart(err);
+    }
+    const checkpointDir = this.options.checkpointDir ?? config.checkpoint.localPath ?? this.paths.defaultCheckpointDir;
+    await Promise.all([checkpointDir, this.paths.modelDir, this.paths.outputDataDir].map((dir) => mkdir(dir, { recursive: true })));
+    this.log.info({ event: "config.loaded", host: config.resource.currentHost, hosts: config.resource.hosts.length, channels: config.channels.map((c) => c.name), checkpointDir }, "configuration read");
+
+    if (this.stop) return this.finish({ kind: "not-started" });
+
+    await this.refreshEstimate(checkpointDir);
+    const env = algorithmEnv({ jobName: jobName ?? "", paths: this.paths, config, checkpointDir, graceSeconds: this.options.graceSeconds });
+    const started = await startAlgorithm(this.options.command, env, this.log, (pid) => this.reaper.trackOwnChild(pid));
+    if (isSpawnFailure(started)) return this.finish({ kind: "spawn-failed", failure: started });
+
+    this.algorithm = started;
+    this.phase = "running";
+    this.log.info({ event: "algorithm.start", pid: started.pid }, "algorithm started");
+    await this.status.update({ pid: started.pid });
+    if (this.stop) {
+      // The stop arrived while the process was being spawned: it is its checkpoint request now.
+      this.forwardStop();
+    } else {
+      await this.status.transition("InProgress", "Training");
+    }
+    this.scheduleEstimateRefresh(checkpointDir);
+
+    const exit = await started.exited;
+    this.reaper.forgetOwnChild(started.pid);
+    this.phase = "finishing";
+    // Whatever the leader left behind in its group (children that ignored the signal) ends with it.
+    started.signalGroup("SIGKILL");
+    this.log.info({ event: "algorithm.exit", exitCode: exit.exitCode, signal: exit.signal, escalated: this.status.current.escalated }, "algorithm exited");
+    return this.finish({ kind: "exited", exit });
+  }
+
+  private onSignal({ signal, at }: ReceivedSignal): void {
+    if (!isStopSignal(signal)) {
+      if (this.phase === "running" && this.algorithm) {
+        this.algorithm.signalGroup(signal);
+        this.log.info({ event: "signal.forwarded", signal }, `forwarded ${signal} to the algorithm`);
+      } else {
+        this.log.info({ event: "signal.ignored", signal, phase: this.phase }, `${signal} received with no algorithm running`);
+      }
+      return;
+    }
+    if (this.stop) {
+      // A repeated stop never moves the deadline, and the algorithm already has its request.
+      this.log.info({ event: "stop.repeated", signal, deadline: new Date(this.stop.deadline).toISOString() }, "stop already requested; deadline unchanged");
+      return;
+    }
+    this.stop = { signal, requestedAt: at, deadline: at + this.graceMs, checkpointDeadline: undefined };
+    this.log.info({ event: "stop.requested", signal, phase: this.phase, deadline: new Date(this.stop.deadline).toISOString() }, `stop requested by ${signal}`);
+    this.armExitWatchdog();
+    if (this.phase === "running") {
+      this.forwardStop();
+    } else {
+      this.recordStopRequest();
+      void this.status.transition("Stopping", "Stopping");
+    }
+  }
+
+  /** Stop file, then the checkpoint request to the whole group, then the escalation timer. */
+  private forwardStop(): void {
+    const stop = this.stop;
+    const algorithm = this.algorithm;
+    if (!stop || !algorithm) return;
+    this.recordStopRequest();
+    algorithm.signalGroup(this.options.stopSignal);
+    const checkpointDeadline = stop.checkpointDeadline ?? stop.deadline;
+    this.log.info(
+      { event: "stop.forwarded", signal: this.options.stopSignal, pid: algorithm.pid, latencyMs: Date.now() - stop.requestedAt, checkpointDeadline: new Date(checkpointDeadline).toISOString() },
+      `sent ${this.options.stopSignal} to the algorithm's process group`,
+    );
+    void this.status.transition("Stopping", "Stopping");
+    this.timers.push(setTimeout(() => this.escalate(), Math.max(0, checkpointDeadline - Date.now())));
+  }
+
+  private recordStopRequest(): void {
+    const stop = this.stop;
+    if (!stop || stop.checkpointDeadline !== undefined) return;
+    stop.checkpointDeadline = stop.deadline - checkpointReserveMs(this.estimatedPackageBytes, this.graceMs);
+    const request = {
+      signal: stop.signal,
+      requestedAt: new Date(stop.requestedAt).toISOString(),
+      deadline: new Date(stop.deadline).toISOString(),
+      checkpointDeadline: new Date(stop.checkpointDeadline).toISOString(),
+      graceSeconds: this.options.graceSeconds,
+    };
+    try {
+      writeStopRequest(this.paths.stopRequestFile, request);
+    } catch (err) {
+      this.log.error({ event: "stop.file-error", err }, "could not write the stop request file; signals still go out");
+    }
+    void this.status.update({
+      stopRequestedAt: request.requestedAt,
+      stopSignal: stop.signal,
+      deadline: request.deadline,
+      checkpointDeadline: request.checkpointDeadline,
+    });
+  }
+
+  private escalate(): void {
+    if (this.phase !== "running" || !this.algorithm) return;
+    this.log.warn({ event: "algorithm.escalate", pid: this.algorithm.pid }, "checkpoint deadline reached: sending SIGKILL to the algorithm's process group");
+    void this.status.update({ escalated: true });
+    this.algorithm.signalGroup("SIGKILL");
+  }
+
+  /**
+   * The last line of defence for "always exits before the deadline": if finishing work is still
+   * running at deadline minus a margin, record what is known and exit now.
+   */
+  private armExitWatchdog(): void {
+    const stop = this.stop;
+    if (!stop) return;
+    const timer = setTimeout(() => {
+      if (this.phase === "done") return;
+      this.algorithm?.signalGroup("SIGKILL");
+      const exitCode = this.status.current.exitCode ?? exitCodeForSignal("SIGKILL");
+      this.log.error({ event: "deadline.exit", exitCode }, "stop deadline reached before the job finished; exiting now");
+      this.status.transitionSync("Stopped", "Stopped", "deadline reached before trainguard finished", {
+        endedAt: new Date().toISOString(),
+        failureReason: this.status.current.failureReason ?? "trainguard reached the stop deadline before it finished",
+        trainguardExitCode: exitCode,
+      });
+      process.exit(exitCode);
+    }, Math.max(0, stop.deadline - EXIT_MARGIN_MS - Date.now()));
+    this.timers.push(timer);
+  }
+
+  private async refreshEstimate(checkpointDir: string): Promise<void> {
+    const estimate = this.options.estimatePackageBytes;
+    if (!estimate) return;
+    try {
+      this.estimatedPackageBytes = await estimate(checkpointDir);
+    } catch (err) {
+      this.log.debug({ event: "estimate.error", err }, "could not measure the checkpoint size");
+    }
+  }
+
+  /** Measured before SIGTERM, so the stop path itself does no directory walk. */
+  private scheduleEstimateRefresh(checkpointDir: string): void {
+    const tick = (): void => {
+      if (this.phase !== "running" || this.stop) return;
+      void this.refreshEstimate(checkpointDir).finally(() => {
+        const timer = setTimeout(tick, ESTIMATE_REFRESH_MS);
+        timer.unref();
+        this.timers.push(timer);
+      });
+    };
+    const timer = setTimeout(tick, ESTIMATE_REFRESH_MS);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private async failBeforeStart(err: unknown): Promise<number> {
+    if (!(err instanceof ConfigError)) throw err;
+    this.log.error({ event: "config.invalid", source: err.source, field: err.field, problem: err.problem }, err.message);
+    const reason = `trainguard: invalid configuration, the algorithm was not started.\n${err.message}`;
+    await writeFailureFile(this.paths.failureFile, reason);
+    return this.end("Failed", EXIT_CONFIG_ERROR, { failureReason: reason });
+  }
+
+  private async finish(outcome: { kind: "not-started" } | { kind: "spawn-failed"; failure: SpawnFailure } | { kind: "exited"; exit: AlgorithmExit }): Promise<number> {
+    const stop = this.stop;
+    switch (outcome.kind) {
+      case "not-started": {
+        // Nothing ran, nothing failed: exit as an unhandled stop signal would have.
+        return this.end("Stopped", exitCodeForSignal(stop?.signal ?? "SIGTERM"), { failureReason: null }, "stopped before the algorithm started");
+      }
+      case "spawn-failed": {
+        const { failure } = outcome;
+        const notFound = failure.code === "ENOENT";
+        const exitCode = notFound ? EXIT_COMMAND_NOT_FOUND : failure.code === "EACCES" ? EXIT_COMMAND_NOT_EXECUTABLE : EXIT_INTERNAL_ERROR;
+        const what = notFound ? "command not found" : failure.code === "EACCES" ? "command is not executable (permission denied)" : failure.message;
+        const reason = `trainguard: cannot start the algorithm: ${what}: ${JSON.stringify(this.options.command[0])} (from ${this.options.commandSource}; full command ${JSON.stringify(this.options.command)}).`;
+        this.log.error({ event: "algorithm.spawn-failed", code: failure.code, command: this.options.command }, reason);
+        await writeFailureFile(this.paths.failureFile, reason);
+        return this.end("Failed", exitCode, { failureReason: reason });
+      }
+      case "exited": {
+        const { exitCode, signal } = outcome.exit;
+        const code = exitCode ?? exitCodeForSignal(signal ?? "SIGKILL");
+        const escalated = this.status.current.escalated;
+        const fields = { exitCode, signal };
+        if (stop) {
+          const endedByStop =
+            code === 0 ||
+            signal === this.options.stopSignal ||
+            code === exitCodeForSignal(this.options.stopSignal) ||
+            (escalated && signal === "SIGKILL");
+          if (endedByStop) {
+            const message = escalated ? "algorithm did not exit by the checkpoint deadline and was killed" : undefined;
+            return this.end("Stopped", code, { ...fields, failureReason: null }, message);
+          }
+          // It crashed while saving: the job is still Stopped, but the crash is what a user must see.
+          const reason = composeFailureReason(`Algorithm crashed while stopping: ${describeExit(outcome.exit)}.`, this.algorithm?.stderrTail() ?? "");
+          await writeFailureFile(this.paths.failureFile, reason);
+          return this.end("Stopped", code, { ...fields, failureReason: reason }, "algorithm crashed while stopping");
+        }
+        if (code === 0) return this.end("Completed", 0, { ...fields, failureReason: null });
+        const reason = composeFailureReason(`Algorithm failed: ${describeExit(outcome.exit)}.`, this.algorithm?.stderrTail() ?? "");
+        await writeFailureFile(this.paths.failureFile, reason);
+        return this.end("Failed", code, { ...fields, failureReason: reason });
+      }
+    }
+  }
+
+  private async end(
+    status: "Stopped" | "Completed" | "Failed",
+    exitCode: number,
+    fields: { exitCode?: number | null; signal?: string | null; failureReason: string | null },
+    message?: string,
+  ): Promise<number> {
+    await this.status.update({ ...fields, endedAt: new Date().toISOString(), trainguardExitCode: exitCode });
+    await this.status.transition(status, status, message);
+    await this.status.flush(true);
+    const stop = this.stop;
+    this.log.info(
+      { event: "job.end", status, exitCode, stopDurationMs: stop ? Date.now() - stop.requestedAt : undefined, failureReason: fields.failureReason ?? undefined },
+      `job ${status}`,
+    );
+    return exitCode;
+  }
+}
+
+function describeExit(exit: AlgorithmExit): string {
+  return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode}`;
+}
