@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/contract/index.js";
+import { parseRunArgs, parseStopSignal, parseTrainCommand } from "../../src/cli/options.js";
+
+describe("run options", () => {
+  it("has the documented defaults", () => {
+    const { options, rest } = parseRunArgs(["--", "python3", "train.py"], {});
+    expect(options).toMatchObject({ graceSeconds: 120, stopSignal: "SIGTERM", mlRoot: undefined, checkpointDir: undefined, jobName: undefined });
+    expect(rest).toEqual(["python3", "train.py"]);
+  });
+
+  it("stops at the first non-option so the algorithm keeps its own flags", () => {
+    const { options, rest } = parseRunArgs(["--grace", "30", "python3", "train.py", "--grace", "5"], {});
+    expect(options.graceSeconds).toBe(30);
+    expect(rest).toEqual(["python3", "train.py", "--grace", "5"]);
+  });
+
+  it("reads TRAINGUARD_<NAME> and lets the command line win", () => {
+    const env = { TRAINGUARD_GRACE: "60", TRAINGUARD_STOP_SIGNAL: "INT", TRAINGUARD_ML_ROOT: "/tmp/ml", TRAINGUARD_CHECKPOINT_DIR: "/ck" };
+    expect(parseRunArgs(["--", "x"], env).options).toMatchObject({ graceSeconds: 60, stopSignal: "SIGINT", mlRoot: "/tmp/ml", checkpointDir: "/ck" });
+    expect(parseRunArgs(["--grace=10", "--", "x"], env).options.graceSeconds).toBe(10);
+  });
+
+  it.each([
+    [["--grace", "0", "--", "x"], /--grace: must be a number of seconds above 0/],
+    [["--grace", "ten", "--", "x"], /--grace: .*"ten"/],
+    [["--grace", "-5", "--", "x"], /--grace/],
+    [["--stop-signal", "SIGKILL", "--", "x"], /SIGKILL cannot be a checkpoint request/],
+    [["--stop-signal", "NOPE", "--", "x"], /unknown signal "NOPE"/],
+    [["--bogus", "1", "--", "x"], /--bogus: unknown option/],
+    [["--grace"], /--grace: needs a value/],
+    [["--log-level", "loud", "--", "x"], /--log-level: must be one of/],
+  ])("refuses %j clearly", (args, problem) => {
+    expect(() => parseRunArgs(args as string[], {})).toThrow(ConfigError);
+    expect(() => parseRunArgs(args as string[], {})).toThrow(problem);
+  });
+
+  it("names the variable when the environment holds a bad value", () => {
+    expect(() => parseRunArgs(["--", "x"], { TRAINGUARD_GRACE: "soon" })).toThrow(/^TRAINGUARD_GRACE: /);
+  });
+
+  it("accepts signal names with or without SIG, and numbers", () => {
+    expect(parseStopSignal("USR2", "x")).toBe("SIGUSR2");
+    expect(parseStopSignal("sigint", "x")).toBe("SIGINT");
+    expect(parseStopSignal("15", "x")).toBe("SIGTERM");
+  });
+});
+
+describe("TRAINGUARD_COMMAND", () => {
+  it("is a JSON argv array, never a shell line", () => {
+    expect(parseTrainCommand({ TRAINGUARD_COMMAND: '["python3","train.py","--epochs","3"]' })).toEqual(["python3", "train.py", "--epochs", "3"]);
+  });
+  it.each([
+    [undefined, /is not set/],
+    ["", /is not set/],
+    ["python3 train.py", /not JSON/],
+    ["[]", /non-empty JSON array/],
+    ['["python3", 3]', /non-empty JSON array of strings/],
+    ['{"cmd":"x"}', /non-empty JSON array/],
+  ])("refuses %j naming the variable", (value, problem) => {
+    const env = value === undefined ? {} : { TRAINGUARD_COMMAND: value };
+    expect(() => parseTrainCommand(env)).toThrow(/^TRAINGUARD_COMMAND: /);
+    expect(() => parseTrainCommand(env)).toThrow(problem);
+  });
+});
