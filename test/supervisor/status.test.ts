@@ -1,0 +1,41 @@
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { StatusFile, type JobStatusDocument } from "../../src/supervisor/index.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "tg-status-"));
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+const read = async (file: string) => JSON.parse(await readFile(file, "utf8")) as JobStatusDocument;
+
+describe("StatusFile", () => {
+  it("records each lifecycle step once, with timestamps, and the newest write wins", async () => {
+    const file = path.join(dir, "output", "trainguard", "status.json");
+    const status = new StatusFile(file, { jobName: "job-1", command: ["train"] });
+    void status.transition("InProgress", "Training");
+    void status.transition("Stopping", "Stopping");
+    void status.transition("Stopping", "Stopping");
+    void status.update({ exitCode: 0 });
+    await status.transition("Stopped", "Stopped", "done");
+    const doc = await read(file);
+    expect(doc.TrainingJobName).toBe("job-1");
+    expect(doc.TrainingJobStatus).toBe("Stopped");
+    expect(doc.exitCode).toBe(0);
+    expect(doc.transitions.map((t) => t.secondaryStatus)).toEqual(["Starting", "Training", "Stopping", "Stopped"]);
+    expect(doc.transitions.every((t) => !Number.isNaN(Date.parse(t.at)))).toBe(true);
+    expect(await readdir(path.dirname(file))).toEqual(["status.json"]);
+  });
+
+  it("writes synchronously for a forced exit", async () => {
+    const file = path.join(dir, "status.json");
+    const status = new StatusFile(file, { jobName: null, command: [] });
+    status.transitionSync("Stopped", "Stopped", "deadline", { trainguardExitCode: 137 });
+    const doc = await read(file);
+    expect(doc.TrainingJobStatus).toBe("Stopped");
+    expect(doc.trainguardExitCode).toBe(137);
+  });
+});
