@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
-import { ConfigError, EXIT_CONFIG_ERROR, mlPaths, resolveMlRoot } from "../contract/index.js";
+import { ConfigError, EXIT_CONFIG_ERROR, resolveMlRoot } from "../contract/index.js";
 import { createLogger } from "../log/index.js";
-import { supervise, writeFailureFile, type SignalInbox } from "../supervisor/index.js";
+import { recordRefusedStart, supervise, type SignalInbox } from "../supervisor/index.js";
 import { optionsHelp, parseRunArgs, parseTrainCommand } from "./options.js";
 
 export const USAGE = `trainguard: a PID-1 entrypoint that makes a stopped training job still produce a valid model
@@ -92,7 +92,7 @@ async function refuse(err: ConfigError, args: readonly string[]): Promise<number
   const mlRootArg = args.findIndex((a) => a === "--ml-root" || a.startsWith("--ml-root="));
   const mlRootOption = mlRootArg === -1 ? process.env.TRAINGUARD_ML_ROOT : args[mlRootArg]?.includes("=") ? args[mlRootArg]?.split("=")[1] : args[mlRootArg + 1];
   try {
-    await writeFailureFile(mlPaths(resolveMlRoot(mlRootOption, process.env)).failureFile, `trainguard: invalid options, the algorithm was not started.\n${err.message}`);
+    await recordRefusedStart(resolveMlRoot(mlRootOption, process.env), `trainguard: invalid options, the algorithm was not started.\n${err.message}`, args);
   } catch {
     // No writable ml-root (a developer machine without /opt/ml): stderr already says it all.
   }

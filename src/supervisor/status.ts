@@ -103,9 +103,10 @@ export class StatusFile {
     return this.flush();
   }
 
-  update(fields: Partial<Omit<JobStatusDocument, "transitions" | "TrainingJobStatus" | "SecondaryStatus">>): Promise<void> {
+  /** Change fields; `write: false` folds them into the next write instead of writing now. */
+  update(fields: Partial<Omit<JobStatusDocument, "transitions" | "TrainingJobStatus" | "SecondaryStatus">>, write = true): Promise<void> {
     Object.assign(this.doc, fields);
-    return this.flush();
+    return write ? this.flush() : this.chain;
   }
 
   /**

@@ -1,4 +1,5 @@
-import { mkdir, rm } from "node:fs/promises";
+import { mkdirSync, rmSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import {
   ConfigError,
   EXIT_CONFIG_ERROR,
@@ -88,6 +89,10 @@ class Supervisor {
       configError = err;
     }
     this.status = new StatusFile(this.paths.statusFile, { jobName, command: this.options.command });
+    // A stop file left by an earlier run would tell a polling algorithm to stop at once. Removed
+    // before held signals are delivered: a stop that arrived during start-up writes a fresh one.
+    mkdirSync(this.paths.trainguardDir, { recursive: true });
+    rmSync(this.paths.stopRequestFile, { force: true });
     this.options.inbox.attach((received) => this.onSignal(received));
     if (process.pid === 1) this.reaper.start();
     try {
@@ -100,9 +105,6 @@ class Supervisor {
   }
 
   private async runJob(jobName: string | null, configError: unknown): Promise<number> {
-    await mkdir(this.paths.trainguardDir, { recursive: true });
-    // A stop file left by an earlier run would tell a polling algorithm to stop at once.
-    await rm(this.paths.stopRequestFile, { force: true });
     if (await setAsideStaleFailureFile(this.paths.failureFile)) {
       this.log.info({ event: "failure.previous", path: `${this.paths.failureFile}.previous` }, "kept an earlier run's failure file aside");
     }
@@ -130,12 +132,13 @@ class Supervisor {
     this.algorithm = started;
     this.phase = "running";
     this.log.info({ event: "algorithm.start", pid: started.pid }, "algorithm started");
-    await this.status.update({ pid: started.pid });
     if (this.stop) {
       // The stop arrived while the process was being spawned: it is its checkpoint request now.
       this.forwardStop();
+      void this.status.update({ pid: started.pid });
     } else {
-      await this.status.transition("InProgress", "Training");
+      void this.status.update({ pid: started.pid }, false);
+      void this.status.transition("InProgress", "Training");
     }
     this.scheduleEstimateRefresh(checkpointDir);
 

@@ -1,0 +1,149 @@
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+
+/** One line of /proc/<pid>/stat, the fields the tests need. */
+export interface ProcStat {
+  readonly pid: number;
+  readonly comm: string;
+  /** R, S, D, Z, T, ... */
+  readonly state: string;
+  readonly ppid: number;
+  readonly pgid: number;
+}
+
+export function readStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "latin1");
+  } catch {
+    return undefined;
+  }
+  // comm is in parentheses and may itself contain spaces or ')'.
+  const open = text.indexOf("(");
+  const close = text.lastIndexOf(")");
+  const rest = text.slice(close + 2).split(" ");
+  return { pid, comm: text.slice(open + 1, close), state: rest[0] ?? "?", ppid: Number(rest[1]), pgid: Number(rest[2]) };
+}
+
+export function allPids(): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
+}
+
+export function listProcesses(): ProcStat[] {
+  const out: ProcStat[] = [];
+  for (const pid of allPids()) {
+    const stat = readStat(pid);
+    if (stat) out.push(stat);
+  }
+  return out;
+}
+
+/** Alive means: exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  const stat = readStat(pid);
+  return stat !== undefined && stat.state !== "Z" && stat.state !== "X";
+}
+
+/**
+ * Every process of the PID namespace whose init is `pid1HostPid`: that process and all its
+ * descendants (orphans of the namespace are re-parented to its init, so they are descendants too).
+ */
+export function namespaceProcesses(pid1HostPid: number): ProcStat[] {
+  const procs = listProcesses();
+  const byParent = new Map<number, ProcStat[]>();
+  for (const p of procs) {
+    const list = byParent.get(p.ppid) ?? [];
+    list.push(p);
+    byParent.set(p.ppid, list);
+  }
+  const root = procs.find((p) => p.pid === pid1HostPid);
+  if (!root) return [];
+  const out: ProcStat[] = [root];
+  for (let i = 0; i < out.length; i += 1) out.push(...(byParent.get((out[i] as ProcStat).pid) ?? []));
+  return out;
+}
+
+/** Zombies anywhere in the namespace (PID 1 itself excluded). */
+export function zombiesInNamespace(pid1HostPid: number): ProcStat[] {
+  return namespaceProcesses(pid1HostPid).filter((p) => p.pid !== pid1HostPid && p.state === "Z");
+}
+
+function readNul(file: string): string[] {
+  try {
+    return readFileSync(file, "latin1").split("\0");
+  } catch {
+    return [];
+  }
+}
+
+export interface MarkedProcess extends ProcStat {
+  readonly cmdline: string;
+}
+
+/**
+ * Every process on the host whose environment or command line carries `marker` (the harness puts
+ * it in the job's environment, which every descendant inherits). A zombie has no readable environ
+ * and is not listed: zombies are counted with zombiesInNamespace().
+ */
+export function processesWithMarker(marker: string, exclude: readonly number[] = []): MarkedProcess[] {
+  const out: MarkedProcess[] = [];
+  for (const pid of allPids()) {
+    if (pid === process.pid || exclude.includes(pid)) continue;
+    const env = readNul(`/proc/${pid}/environ`);
+    const cmdline = readNul(`/proc/${pid}/cmdline`);
+    if (!env.some((e) => e.includes(marker)) && !cmdline.some((a) => a.includes(marker))) continue;
+    const stat = readStat(pid);
+    if (stat) out.push({ ...stat, cmdline: cmdline.filter((a) => a !== "").join(" ") });
+  }
+  return out;
+}
+
+/** The SigCgt mask of a process (bit n-1 set when signal n has a handler), undefined when gone. */
+export function caughtSignals(pid: number): bigint | undefined {
+  const status = readStatus(pid);
+  const line = status?.split("\n").find((l) => l.startsWith("SigCgt:"));
+  return line === undefined ? undefined : BigInt(`0x${line.split(/\s+/)[1]}`);
+}
+
+export function hasSignalBits(mask: bigint, signals: readonly number[]): boolean {
+  return signals.every((n) => (mask & (1n << BigInt(n - 1))) !== 0n);
+}
+
+export function readStatus(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/status`, "latin1");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Children created by the main thread of `pid` (enough for unshare, which is single-threaded). */
+export function threadChildren(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The host pid of the process that is `nsPid` inside the namespace of `pid1HostPid`. */
+export function hostPidOf(pid1HostPid: number, nsPid: number): number | undefined {
+  let ns: string;
+  try {
+    ns = readlinkSync(`/proc/${pid1HostPid}/ns/pid`);
+  } catch {
+    return undefined;
+  }
+  for (const p of namespaceProcesses(pid1HostPid)) {
+    const line = readStatus(p.pid)?.split("\n").find((l) => l.startsWith("NSpid:"));
+    const ids = line?.split(/\s+/).slice(1).map(Number) ?? [];
+    if (ids[ids.length - 1] !== nsPid) continue;
+    try {
+      if (readlinkSync(`/proc/${p.pid}/ns/pid`) === ns) return p.pid;
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
