@@ -1,0 +1,49 @@
+/**
+ * Why an upload did not produce an object. Whatever the code, nothing is visible under the key:
+ * a multipart upload is aborted (or left unfinished where the server cannot abort), a local
+ * temporary file is removed.
+ *
+ * - DEADLINE: the deadline came first; every request in flight was cancelled.
+ * - ABORTED: the caller's AbortSignal fired.
+ * - TRUNCATED: the source failed, ended early or produced a different byte count than promised.
+ * - S3: the server refused the upload (a non-transient error, or retries exhausted with no deadline).
+ * - IO: the local filesystem refused the write (file:// stores).
+ */
+export type UploadErrorCode = "DEADLINE" | "ABORTED" | "TRUNCATED" | "S3" | "IO";
+
+export class UploadError extends Error {
+  override readonly name = "UploadError";
+  constructor(
+    readonly code: UploadErrorCode,
+    message: string,
+    /** The URI the object would have had. */
+    readonly uri: string,
+    /** Bytes taken from the source before the upload stopped. */
+    readonly bytesRead: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** getStream/downloadToFile on a key with no object: the same error whatever the store. */
+export class ObjectNotFoundError extends Error {
+  override readonly name = "ObjectNotFoundError";
+  constructor(readonly uri: string) {
+    super(`no object at ${uri}`);
+  }
+}
+
+/**
+ * One line for logs and messages. SDK errors carry the raw response and request metadata as
+ * properties; logging the object could leak headers, so only name, code, status and message go out.
+ */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const e = err as Error & { code?: unknown; $metadata?: { httpStatusCode?: number } };
+  const parts = [e.name];
+  if (typeof e.code === "string" && e.code !== e.name) parts.push(e.code);
+  const status = e.$metadata?.httpStatusCode;
+  if (status !== undefined) parts.push(`HTTP ${status}`);
+  return `${parts.join(" ")}: ${e.message}`;
+}
