@@ -10,6 +10,7 @@ Usage:
   trainguard run [options] [--] <command> [args...]   supervise <command> through SIGTERM and the stop budget
   trainguard train [options]                          SageMaker's verb: runs TRAINGUARD_COMMAND (JSON argv array)
   trainguard demo                                     run a bundled algorithm, stop it with SIGTERM, show the result
+  trainguard s3 serve [--port P] [--dir D] [--bucket B] an S3-compatible server on 127.0.0.1 for local jobs
   trainguard help | --help                            this text
   trainguard version | --version
 
@@ -30,6 +31,10 @@ export async function main(args: readonly string[], inbox: SignalInbox): Promise
         if (remaining.length > 0) throw new ConfigError("train", undefined, `takes no command arguments (got ${JSON.stringify(remaining)}); name the algorithm in TRAINGUARD_COMMAND`);
         return parseTrainCommand(process.env);
       });
+    case "s3": {
+      const { runS3 } = await import("./s3.js");
+      return runS3(rest, () => new Promise((resolve) => inbox.attach((received) => received.signal === "SIGINT" || received.signal === "SIGTERM" ? resolve(received) : undefined)));
+    }
     case "demo": {
       inbox.close();
       const { runDemo } = await import("./demo/index.js");
