@@ -52,6 +52,7 @@ interface StopState {
   readonly requestedAt: number;
   readonly deadline: number;
   checkpointDeadline: number | undefined;
+  forwardedAt?: number;
 }
 
 type Phase = "starting" | "running" | "finishing" | "done";
@@ -135,6 +136,7 @@ class Supervisor {
     if (this.stop) {
       // The stop arrived while the process was being spawned: it is its checkpoint request now.
       this.forwardStop();
+      this.logForwarded();
       void this.status.update({ pid: started.pid });
     } else {
       void this.status.update({ pid: started.pid }, false);
@@ -167,54 +169,77 @@ class Supervisor {
       return;
     }
     this.stop = { signal, requestedAt: at, deadline: at + this.graceMs, checkpointDeadline: undefined };
+    const forwarded = this.phase === "running";
+    if (forwarded) this.forwardStop();
+    else this.writeStopFile();
     this.log.info({ event: "stop.requested", signal, phase: this.phase, deadline: new Date(this.stop.deadline).toISOString() }, `stop requested by ${signal}`);
+    if (forwarded) this.logForwarded();
     this.armExitWatchdog();
-    if (this.phase === "running") {
-      this.forwardStop();
-    } else {
-      this.recordStopRequest();
-      void this.status.transition("Stopping", "Stopping");
-    }
+    this.recordStopInStatus();
   }
 
-  /** Stop file, then the checkpoint request to the whole group, then the escalation timer. */
+  /**
+   * The time-critical part of a stop: the stop file (so a handler that reads TRAINGUARD_STOP_FILE
+   * finds it), then the checkpoint request to the whole group. Logging, status and timers come
+   * after the signal is out, so they add nothing to the forwarding delay.
+   */
   private forwardStop(): void {
     const stop = this.stop;
     const algorithm = this.algorithm;
     if (!stop || !algorithm) return;
-    this.recordStopRequest();
+    const checkpointDeadline = this.writeStopFile();
     algorithm.signalGroup(this.options.stopSignal);
-    const checkpointDeadline = stop.checkpointDeadline ?? stop.deadline;
-    this.log.info(
-      { event: "stop.forwarded", signal: this.options.stopSignal, pid: algorithm.pid, latencyMs: Date.now() - stop.requestedAt, checkpointDeadline: new Date(checkpointDeadline).toISOString() },
-      `sent ${this.options.stopSignal} to the algorithm's process group`,
-    );
-    void this.status.transition("Stopping", "Stopping");
+    stop.forwardedAt = Date.now();
     this.timers.push(setTimeout(() => this.escalate(), Math.max(0, checkpointDeadline - Date.now())));
   }
 
-  private recordStopRequest(): void {
+  private logForwarded(): void {
     const stop = this.stop;
-    if (!stop || stop.checkpointDeadline !== undefined) return;
+    if (!stop || stop.forwardedAt === undefined) return;
+    this.log.info(
+      {
+        event: "stop.forwarded",
+        signal: this.options.stopSignal,
+        pid: this.algorithm?.pid,
+        latencyMs: stop.forwardedAt - stop.requestedAt,
+        checkpointDeadline: new Date(stop.checkpointDeadline ?? stop.deadline).toISOString(),
+      },
+      `sent ${this.options.stopSignal} to the algorithm's process group`,
+    );
+  }
+
+  /** Fixes the checkpoint deadline (once) and writes stop-request.json; returns the deadline. */
+  private writeStopFile(): number {
+    const stop = this.stop as StopState;
+    if (stop.checkpointDeadline !== undefined) return stop.checkpointDeadline;
     stop.checkpointDeadline = stop.deadline - checkpointReserveMs(this.estimatedPackageBytes, this.graceMs);
-    const request = {
-      signal: stop.signal,
-      requestedAt: new Date(stop.requestedAt).toISOString(),
-      deadline: new Date(stop.deadline).toISOString(),
-      checkpointDeadline: new Date(stop.checkpointDeadline).toISOString(),
-      graceSeconds: this.options.graceSeconds,
-    };
     try {
-      writeStopRequest(this.paths.stopRequestFile, request);
+      writeStopRequest(this.paths.stopRequestFile, {
+        signal: stop.signal,
+        requestedAt: new Date(stop.requestedAt).toISOString(),
+        deadline: new Date(stop.deadline).toISOString(),
+        checkpointDeadline: new Date(stop.checkpointDeadline).toISOString(),
+        graceSeconds: this.options.graceSeconds,
+      });
     } catch (err) {
       this.log.error({ event: "stop.file-error", err }, "could not write the stop request file; signals still go out");
     }
-    void this.status.update({
-      stopRequestedAt: request.requestedAt,
-      stopSignal: stop.signal,
-      deadline: request.deadline,
-      checkpointDeadline: request.checkpointDeadline,
-    });
+    return stop.checkpointDeadline;
+  }
+
+  private recordStopInStatus(): void {
+    const stop = this.stop;
+    if (!stop) return;
+    void this.status.update(
+      {
+        stopRequestedAt: new Date(stop.requestedAt).toISOString(),
+        stopSignal: stop.signal,
+        deadline: new Date(stop.deadline).toISOString(),
+        checkpointDeadline: stop.checkpointDeadline === undefined ? null : new Date(stop.checkpointDeadline).toISOString(),
+      },
+      false,
+    );
+    void this.status.transition("Stopping", "Stopping");
   }
 
   private escalate(): void {

@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+// Benchmark entry: `npm run bench [-- <name>... ] [--trials=N] [--settle-ms=N] [--batch=N] [--runs=N] [--out=FILE] [--markdown] [--quiet]`
+//
+// Runs every module in MODULES (or those named), prints one table per module and writes all
+// results, with the machine they were measured on, to bench/results/latest.json.
+//
+// Adding a benchmark: create bench/<something>.mjs exporting
+//   meta = { name, aliases?, title }
+//   async function run(ctx) -> { params, results, table: { columns, rows }, notes?, ... }
+// (ctx: see bench/lib/context.mjs) and add it to MODULES below. Every figure about trainguard
+// should come with the same figure for a baseline measured in the same run.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import path from "node:path";
+import { BENCH_DIR, BenchError, createContext, machineInfo } from "./lib/context.mjs";
+
+const MODULES = ["./signal-latency.mjs", "./startup.mjs", "./idle-rss.mjs"];
+
+function parseArgs(argv) {
+  const options = { names: [] };
+  for (const arg of argv) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!m) {
+      options.names.push(arg);
+      continue;
+    }
+    const [, key, value] = m;
+    const int = () => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) throw new BenchError(`--${key} needs a positive integer`);
+      return n;
+    };
+    switch (key) {
+      case "trials": options.trials = int(); break;
+      case "settle-ms": options.settleMs = int(); break;
+      case "runs": options.runs = int(); break;
+      case "batch": options.batch = int(); break;
+      case "out": options.out = value; break;
+      case "quiet": options.quiet = true; break;
+      case "markdown": options.markdown = true; break;
+      case "help":
+        options.help = true;
+        break;
+      default:
+        throw new BenchError(`unknown option --${key}`);
+    }
+  }
+  return options;
+}
+
+/** Total µs some task waited for a CPU (Linux PSI), or undefined without /proc/pressure. */
+function cpuPressureTotalUs() {
+  try {
+    return Number(/^some .*total=(\d+)/m.exec(readFileSync("/proc/pressure/cpu", "utf8"))?.[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How busy the machine was while a module ran: load averages and the share of wall time in which
+ * some runnable task was kept waiting for a CPU (ours included). Figures from a run with high
+ * pressure are noisy; compare trainguard to tini within the run, not across runs.
+ */
+function noiseMeter() {
+  const t0 = Date.now();
+  const p0 = cpuPressureTotalUs();
+  const load0 = loadavg()[0];
+  return () => {
+    const p1 = cpuPressureTotalUs();
+    const elapsedUs = (Date.now() - t0) * 1000;
+    return {
+      loadavg1mStart: Number(load0.toFixed(2)),
+      loadavg1mEnd: Number(loadavg()[0].toFixed(2)),
+      cpuPressureSomePct: p0 !== undefined && p1 !== undefined && elapsedUs > 0 ? Number(((100 * (p1 - p0)) / elapsedUs).toFixed(1)) : undefined,
+    };
+  };
+}
+
+function printMarkdown({ columns, rows }) {
+  console.log(`| ${columns.join(" | ")} |`);
+  console.log(`|${columns.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`);
+  for (const row of rows) console.log(`| ${row.join(" | ")} |`);
+}
+
+function printTable({ columns, rows }) {
+  const cells = [columns, ...rows].map((row) => row.map(String));
+  const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  const line = (row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ");
+  console.log(line(cells[0]));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const row of cells.slice(1)) console.log(line(row));
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const modules = await Promise.all(MODULES.map((m) => import(m)));
+  if (options.help) {
+    console.log("usage: npm run bench -- [name...] [--trials=N] [--settle-ms=N] [--batch=N] [--runs=N] [--out=FILE] [--markdown] [--quiet]\n");
+    for (const m of modules) console.log(`  ${m.meta.name.padEnd(10)} ${m.meta.title}${m.meta.aliases ? ` (also: ${m.meta.aliases.join(", ")})` : ""}`);
+    console.log(`
+  --trials=N     signal: trials per supervisor (200)
+  --settle-ms=N  signal: idle time after a batch is ready, before the first signal (1000)
+  --batch=N      signal: supervisors of each kind started together (10)
+  --runs=N       startup: runs per command (30)
+  --out=FILE     JSON results (bench/results/latest.json)
+  --markdown     print the tables as Markdown (for BENCHMARKS.md)
+  --quiet        no progress line`);
+    return 0;
+  }
+  const byName = new Map();
+  for (const m of modules) for (const n of [m.meta.name, ...(m.meta.aliases ?? [])]) byName.set(n, m);
+  const selected = options.names.length === 0 ? modules : options.names.map((n) => {
+    const m = byName.get(n);
+    if (!m) throw new BenchError(`unknown benchmark "${n}"; known: ${modules.map((x) => x.meta.name).join(", ")}`);
+    return m;
+  });
+
+  const ctx = createContext(options);
+  process.once("exit", () => ctx.cleanup()); // also when interrupted
+  const report = { command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`, machine: machineInfo(ctx.scratch), benchmarks: {} };
+  const started = Date.now();
+  let failed = false;
+  try {
+    console.log(`trainguard bench: node ${report.machine.node}, ${report.machine.nproc} cpus, ${report.machine.kernel}, ${report.machine.tini ?? "tini ?"}\n`);
+    for (const m of [...new Set(selected)]) {
+      console.log(`## ${m.meta.name}: ${m.meta.title}`);
+      const t0 = Date.now();
+      const noise = noiseMeter();
+      try {
+        const result = await m.run(ctx);
+        const machineNoise = noise();
+        report.benchmarks[m.meta.name] = { title: m.meta.title, seconds: Math.round((Date.now() - t0) / 100) / 10, machineNoise, ...result };
+        (options.markdown ? printMarkdown : printTable)(result.table);
+        for (const note of result.notes ?? []) console.log(`  ${note}`);
+        console.log(
+          `  ${report.benchmarks[m.meta.name].seconds} s; load average ${machineNoise.loadavg1mStart} -> ${machineNoise.loadavg1mEnd}` +
+            (machineNoise.cpuPressureSomePct !== undefined ? `; tasks waiting for a CPU ${machineNoise.cpuPressureSomePct}% of the time` : ""),
+        );
+      } catch (err) {
+        failed = true;
+        report.benchmarks[m.meta.name] = { title: m.meta.title, error: String(err?.message ?? err) };
+        console.log(`  FAILED: ${err?.message ?? err}`);
+      }
+      console.log("");
+    }
+  } finally {
+    ctx.cleanup();
+  }
+  report.totalSeconds = Math.round((Date.now() - started) / 100) / 10;
+  const out = options.out ?? path.join(BENCH_DIR, "results", "latest.json");
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`${report.totalSeconds} s in all; results written to ${path.relative(process.cwd(), out) || out}`);
+  return failed ? 1 : 0;
+}
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    process.stderr.write(`\nbench: interrupted by ${signal}\n`);
+    process.exit(130); // the exit hook in lib/proc.mjs kills what is still running
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`bench: ${err instanceof BenchError ? err.message : err?.stack ?? err}\n`);
+    process.exit(2);
+  },
+);
