@@ -10,6 +10,7 @@ Usage:
   trainguard run [options] [--] <command> [args...]   supervise <command> through SIGTERM and the stop budget
   trainguard train [options]                          SageMaker's verb: runs TRAINGUARD_COMMAND (JSON argv array)
   trainguard demo                                     run a bundled algorithm, stop it with SIGTERM, show the result
+  trainguard verify <model.tar.gz|model.tar>            check every file against the archive's manifest (0 ok, 1 mismatch, 2 unreadable)
   trainguard s3 serve [--port P] [--dir D] [--bucket B] an S3-compatible server on 127.0.0.1 for local jobs
   trainguard help | --help                            this text
   trainguard version | --version
@@ -34,6 +35,11 @@ export async function main(args: readonly string[], inbox: SignalInbox): Promise
     case "s3": {
       const { runS3 } = await import("./s3.js");
       return runS3(rest, () => new Promise((resolve) => inbox.attach((received) => received.signal === "SIGINT" || received.signal === "SIGTERM" ? resolve(received) : undefined)));
+    }
+    case "verify": {
+      inbox.close();
+      const { runVerify } = await import("./verify.js");
+      return runVerify(rest);
     }
     case "demo": {
       inbox.close();
@@ -88,6 +94,10 @@ async function runVerb(
     env: process.env,
     log,
     inbox,
+    compression: options.compression,
+    modelLayout: options.modelLayout,
+    onComplete: options.onComplete,
+    ...(options.commitMarkers ? { commitMarkers: options.commitMarkers } : {}),
   });
 }
 

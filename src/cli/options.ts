@@ -1,4 +1,5 @@
 import { constants as osConstants } from "node:os";
+import type { CompressionMode, ModelLayout } from "../artifacts/index.js";
 import { ConfigError } from "../contract/index.js";
 
 /**
@@ -12,6 +13,10 @@ export interface RunOptions {
   checkpointDir: string | undefined;
   jobName: string | undefined;
   logLevel: string | undefined;
+  compression: CompressionMode;
+  modelLayout: ModelLayout;
+  onComplete: "keep" | "package";
+  commitMarkers: string[] | undefined;
 }
 
 interface OptionSpec<K extends keyof RunOptions> {
@@ -21,7 +26,10 @@ interface OptionSpec<K extends keyof RunOptions> {
   readonly help: string;
 }
 
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const COMPRESSION_MODES = ["auto", "gzip", "fast", "stored", "none"] as const;
+const MODEL_LAYOUTS = ["archive", "files"] as const;
+const ON_COMPLETE = ["keep", "package"] as const;
 export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
 
 const SPECS: readonly OptionSpec<keyof RunOptions>[] = [
@@ -30,7 +38,11 @@ const SPECS: readonly OptionSpec<keyof RunOptions>[] = [
   { flag: "stop-signal", key: "stopSignal", parse: parseStopSignal, help: "checkpoint request sent to the algorithm's process group (default SIGTERM)" },
   { flag: "checkpoint-dir", key: "checkpointDir", parse: (v) => v, help: "where the algorithm checkpoints (default: checkpointconfig.json LocalPath, else <ml-root>/checkpoints)" },
   { flag: "job-name", key: "jobName", parse: (v) => v, help: "training job name (default TRAINING_JOB_NAME, else generated)" },
-  { flag: "log-level", key: "logLevel", parse: parseLogLevel, help: "fatal, error, warn, info (default), debug, trace or silent" },
+  { flag: "compression", key: "compression", parse: oneOf(COMPRESSION_MODES), help: "auto (default), gzip, fast, stored or none: how model.tar.gz is compressed" },
+  { flag: "model-layout", key: "modelLayout", parse: oneOf(MODEL_LAYOUTS), help: "archive (default): <ml-root>/model/model.tar.gz; files: the checkpoint's files in <ml-root>/model/" },
+  { flag: "on-complete", key: "onComplete", parse: oneOf(ON_COMPLETE), help: "keep (default): a Completed job keeps the model its algorithm wrote; package: package the newest checkpoint too" },
+  { flag: "commit-markers", key: "commitMarkers", parse: parseMarkers, help: "comma-separated file names that make a checkpoint directory complete (default .trainguard-commit,.metadata,.snapshot_metadata)" },
+  { flag: "log-level", key: "logLevel", parse: oneOf(LOG_LEVELS), help: "fatal, error, warn, info (default), debug, trace or silent" },
 ];
 
 export function optionsHelp(): string {
@@ -46,7 +58,18 @@ function envNameOf(flag: string): string {
  * is not an option, so an algorithm's own flags (`python train.py --epochs 3`) are never ours.
  */
 export function parseRunArgs(args: readonly string[], env: NodeJS.ProcessEnv): { options: RunOptions; rest: string[] } {
-  const options: RunOptions = { mlRoot: undefined, graceSeconds: 120, stopSignal: "SIGTERM", checkpointDir: undefined, jobName: undefined, logLevel: undefined };
+  const options: RunOptions = {
+    mlRoot: undefined,
+    graceSeconds: 120,
+    stopSignal: "SIGTERM",
+    checkpointDir: undefined,
+    jobName: undefined,
+    logLevel: undefined,
+    compression: "auto",
+    modelLayout: "archive",
+    onComplete: "keep",
+    commitMarkers: undefined,
+  };
   const set = <K extends keyof RunOptions>(spec: OptionSpec<K>, value: string, source: string): void => {
     if (value === "") throw new ConfigError(source, undefined, "must not be empty");
     options[spec.key] = spec.parse(value, source);
@@ -100,9 +123,19 @@ export function parseStopSignal(value: string, source: string): NodeJS.Signals {
   return name as NodeJS.Signals;
 }
 
-function parseLogLevel(value: string, source: string): string {
-  if (!LOG_LEVELS.includes(value)) throw new ConfigError(source, undefined, `must be one of ${LOG_LEVELS.join(", ")}`);
-  return value;
+function oneOf<const T extends readonly string[]>(choices: T): (value: string, source: string) => T[number] {
+  return (value, source) => {
+    if (!choices.includes(value)) throw new ConfigError(source, undefined, `must be one of ${choices.join(", ")}, got ${JSON.stringify(value)}`);
+    return value;
+  };
+}
+
+function parseMarkers(value: string, source: string): string[] {
+  const markers = value.split(",").map((m) => m.trim());
+  if (markers.some((m) => m === "" || m.includes("/") || m === "." || m === "..")) {
+    throw new ConfigError(source, undefined, `must be comma-separated file names, got ${JSON.stringify(value)}`);
+  }
+  return markers;
 }
 
 /** `trainguard train` runs TRAINGUARD_COMMAND: a JSON array of argv strings, never a shell line. */

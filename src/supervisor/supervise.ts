@@ -10,13 +10,15 @@ import {
   type JobConfig,
   type MlPaths,
 } from "../contract/index.js";
+import { estimatePackageBytes, type CompressionMode, type ModelLayout, type StopReason } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
 import { startAlgorithm, isSpawnFailure, type AlgorithmExit, type AlgorithmProcess, type SpawnFailure } from "./algorithm.js";
 import { composeFailureReason, setAsideStaleFailureFile, writeFailureFile } from "./failure.js";
 import { OrphanReaper } from "./reaper.js";
 import { checkpointReserveMs } from "./reserve.js";
 import { exitCodeForSignal, isStopSignal, type ReceivedSignal, type SignalInbox } from "./signals.js";
-import { StatusFile } from "./status.js";
+import { packageModel } from "./package-model.js";
+import { StatusFile, type ArtifactStatus } from "./status.js";
 import { writeStopRequest } from "./stop-request.js";
 
 export interface SuperviseOptions {
@@ -33,8 +35,12 @@ export interface SuperviseOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly log: Logger;
   readonly inbox: SignalInbox;
-  /** Bytes the stop path will package; sizes the reserve kept back from the algorithm. */
-  readonly estimatePackageBytes?: (checkpointDir: string) => Promise<number>;
+  readonly compression: CompressionMode;
+  readonly modelLayout: ModelLayout;
+  /** What a Completed job does with its checkpoints: keep the algorithm's own model dir, or package. */
+  readonly onComplete: "keep" | "package";
+  /** Commit markers that make a checkpoint directory complete (default: artifacts' list). */
+  readonly commitMarkers?: readonly string[];
 }
 
 /** Exit codes of trainguard itself (everything else mirrors the algorithm). */
@@ -44,6 +50,8 @@ export const EXIT_INTERNAL_ERROR = 70;
 
 /** The supervisor exits this long before the deadline at the latest, whatever is still running. */
 const EXIT_MARGIN_MS = 500;
+/** Kept back from finishing work for the last status write and exit. */
+const FINAL_WRITE_MS = 250;
 /** How often the size of what would be packaged is re-measured while training runs. */
 const ESTIMATE_REFRESH_MS = 10_000;
 
@@ -71,6 +79,9 @@ class Supervisor {
   private stop: StopState | undefined;
   private algorithm: AlgorithmProcess | undefined;
   private estimatedPackageBytes = 0;
+  private checkpointDir = "";
+  /** Aborts packaging and uploads that would end after the stop deadline. */
+  private readonly finishing = new AbortController();
   private readonly reaper: OrphanReaper;
   private readonly timers: NodeJS.Timeout[] = [];
 
@@ -120,6 +131,7 @@ class Supervisor {
       return this.failBeforeStart(err);
     }
     const checkpointDir = this.options.checkpointDir ?? config.checkpoint.localPath ?? this.paths.defaultCheckpointDir;
+    this.checkpointDir = checkpointDir;
     await Promise.all([checkpointDir, this.paths.modelDir, this.paths.outputDataDir].map((dir) => mkdir(dir, { recursive: true })));
     this.log.info({ event: "config.loaded", host: config.resource.currentHost, hosts: config.resource.hosts.length, channels: config.channels.map((c) => c.name), checkpointDir }, "configuration read");
 
@@ -174,6 +186,11 @@ class Supervisor {
     else this.writeStopFile();
     this.log.info({ event: "stop.requested", signal, phase: this.phase, deadline: new Date(this.stop.deadline).toISOString() }, `stop requested by ${signal}`);
     if (forwarded) this.logForwarded();
+    if (this.phase === "finishing") {
+      // Packaging already runs without a deadline: it gets one now.
+      const timer = setTimeout(() => this.finishing.abort(new Error("stop deadline reached")), Math.max(0, this.finishingDeadline(this.stop) - Date.now()));
+      this.timers.push(timer);
+    }
     this.armExitWatchdog();
     this.recordStopInStatus();
   }
@@ -272,10 +289,9 @@ class Supervisor {
   }
 
   private async refreshEstimate(checkpointDir: string): Promise<void> {
-    const estimate = this.options.estimatePackageBytes;
-    if (!estimate) return;
     try {
-      this.estimatedPackageBytes = await estimate(checkpointDir);
+      const markers = this.options.commitMarkers;
+      this.estimatedPackageBytes = await estimatePackageBytes(checkpointDir, markers ? { markers: [...markers] } : {});
     } catch (err) {
       this.log.debug({ event: "estimate.error", err }, "could not measure the checkpoint size");
     }
@@ -304,55 +320,99 @@ class Supervisor {
     return this.end("Failed", EXIT_CONFIG_ERROR, { failureReason: reason });
   }
 
-  private async finish(outcome: { kind: "not-started" } | { kind: "spawn-failed"; failure: SpawnFailure } | { kind: "exited"; exit: AlgorithmExit }): Promise<number> {
+  /** From how the algorithm ended to the job's end: verdict, packaging, failure file, final status. */
+  private async finish(outcome: Outcome): Promise<number> {
+    const verdict = this.judge(outcome);
+    if (verdict.failureReason !== null) {
+      this.log.error({ event: "job.failure", reason: verdict.failureReason }, verdict.failureReason.split("\n")[0]);
+    }
+    const packaging = await this.packageStage(verdict.reason);
+    const failureReason = [verdict.failureReason, packaging.problem].filter((r): r is string => r !== null).join("\n") || null;
+    if (failureReason !== null) await writeFailureFile(this.paths.failureFile, failureReason);
+    // A stop that arrived while packaging still ends the job Stopped.
+    const status = this.stop ? "Stopped" : verdict.status;
+    return this.end(status, verdict.exitCode, { ...verdict.fields, failureReason, artifact: packaging.artifact }, verdict.message);
+  }
+
+  private judge(outcome: Outcome): Verdict {
     const stop = this.stop;
     switch (outcome.kind) {
-      case "not-started": {
+      case "not-started":
         // Nothing ran, nothing failed: exit as an unhandled stop signal would have.
-        return this.end("Stopped", exitCodeForSignal(stop?.signal ?? "SIGTERM"), { failureReason: null }, "stopped before the algorithm started");
-      }
+        return { status: "Stopped", reason: "Stopped", exitCode: exitCodeForSignal(stop?.signal ?? "SIGTERM"), fields: {}, failureReason: null, message: "stopped before the algorithm started" };
       case "spawn-failed": {
         const { failure } = outcome;
         const notFound = failure.code === "ENOENT";
-        const exitCode = notFound ? EXIT_COMMAND_NOT_FOUND : failure.code === "EACCES" ? EXIT_COMMAND_NOT_EXECUTABLE : EXIT_INTERNAL_ERROR;
-        const what = notFound ? "command not found" : failure.code === "EACCES" ? "command is not executable (permission denied)" : failure.message;
-        const reason = `trainguard: cannot start the algorithm: ${what}: ${JSON.stringify(this.options.command[0])} (from ${this.options.commandSource}; full command ${JSON.stringify(this.options.command)}).`;
-        this.log.error({ event: "algorithm.spawn-failed", code: failure.code, command: this.options.command }, reason);
-        await writeFailureFile(this.paths.failureFile, reason);
-        return this.end("Failed", exitCode, { failureReason: reason });
+        const notExecutable = failure.code === "EACCES";
+        const exitCode = notFound ? EXIT_COMMAND_NOT_FOUND : notExecutable ? EXIT_COMMAND_NOT_EXECUTABLE : EXIT_INTERNAL_ERROR;
+        const what = notFound ? "command not found" : notExecutable ? "command is not executable (permission denied)" : failure.message;
+        const failureReason = `trainguard: cannot start the algorithm: ${what}: ${JSON.stringify(this.options.command[0])} (from ${this.options.commandSource}; full command ${JSON.stringify(this.options.command)}).`;
+        return { status: "Failed", reason: "Failed", exitCode, fields: {}, failureReason };
       }
       case "exited": {
         const { exitCode, signal } = outcome.exit;
         const code = exitCode ?? exitCodeForSignal(signal ?? "SIGKILL");
-        const escalated = this.status.current.escalated;
         const fields = { exitCode, signal };
+        const stderrTail = this.algorithm?.stderrTail() ?? "";
         if (stop) {
+          const escalated = this.status.current.escalated;
           const endedByStop =
-            code === 0 ||
-            signal === this.options.stopSignal ||
-            code === exitCodeForSignal(this.options.stopSignal) ||
-            (escalated && signal === "SIGKILL");
+            code === 0 || signal === this.options.stopSignal || code === exitCodeForSignal(this.options.stopSignal) || (escalated && signal === "SIGKILL");
           if (endedByStop) {
             const message = escalated ? "algorithm did not exit by the checkpoint deadline and was killed" : undefined;
-            return this.end("Stopped", code, { ...fields, failureReason: null }, message);
+            return { status: "Stopped", reason: "Stopped", exitCode: code, fields, failureReason: null, ...(message ? { message } : {}) };
           }
           // It crashed while saving: the job is still Stopped, but the crash is what a user must see.
-          const reason = composeFailureReason(`Algorithm crashed while stopping: ${describeExit(outcome.exit)}.`, this.algorithm?.stderrTail() ?? "");
-          await writeFailureFile(this.paths.failureFile, reason);
-          return this.end("Stopped", code, { ...fields, failureReason: reason }, "algorithm crashed while stopping");
+          const failureReason = composeFailureReason(`Algorithm crashed while stopping: ${describeExit(outcome.exit)}.`, stderrTail);
+          return { status: "Stopped", reason: "Stopped", exitCode: code, fields, failureReason, message: "algorithm crashed while stopping" };
         }
-        if (code === 0) return this.end("Completed", 0, { ...fields, failureReason: null });
-        const reason = composeFailureReason(`Algorithm failed: ${describeExit(outcome.exit)}.`, this.algorithm?.stderrTail() ?? "");
-        await writeFailureFile(this.paths.failureFile, reason);
-        return this.end("Failed", code, { ...fields, failureReason: reason });
+        if (code === 0) return { status: "Completed", reason: "Completed", exitCode: 0, fields, failureReason: null };
+        const failureReason = composeFailureReason(`Algorithm failed: ${describeExit(outcome.exit)}.`, stderrTail);
+        return { status: "Failed", reason: "Failed", exitCode: code, fields, failureReason };
       }
     }
+  }
+
+  /**
+   * Stopped and Failed jobs get the newest complete checkpoint as their model (a failed job's last
+   * checkpoint is what a user needs to debug or resume); a Completed job keeps the model its
+   * algorithm wrote unless `--on-complete package`.
+   */
+  private async packageStage(reason: StopReason): Promise<{ artifact: ArtifactStatus | null; problem: string | null }> {
+    if (reason === "Completed" && this.options.onComplete !== "package") return { artifact: null, problem: null };
+    await this.status.transition(this.stop ? "Stopping" : "InProgress", "Uploading");
+    const outcome = await packageModel({
+      reason,
+      checkpointDir: this.checkpointDir,
+      modelDir: this.paths.modelDir,
+      jobName: this.status.current.TrainingJobName ?? "unnamed",
+      compression: this.options.compression,
+      layout: this.options.modelLayout,
+      ...(this.options.commitMarkers ? { markers: [...this.options.commitMarkers] } : {}),
+      ...(this.stop ? { deadline: this.finishingDeadline(this.stop) } : {}),
+      signal: this.finishing.signal,
+      log: this.log,
+    });
+    switch (outcome.kind) {
+      case "packaged":
+        return { artifact: outcome.artifact, problem: null };
+      case "algorithm-model":
+        this.log.info({ event: "package.skipped", note: outcome.note }, outcome.note);
+        return { artifact: null, problem: null };
+      case "problem":
+        return { artifact: null, problem: outcome.problem };
+    }
+  }
+
+  /** Finishing work must be done by then: the deadline less the exit margin and the final status write. */
+  private finishingDeadline(stop: StopState): number {
+    return stop.deadline - EXIT_MARGIN_MS - FINAL_WRITE_MS;
   }
 
   private async end(
     status: "Stopped" | "Completed" | "Failed",
     exitCode: number,
-    fields: { exitCode?: number | null; signal?: string | null; failureReason: string | null },
+    fields: { exitCode?: number | null; signal?: string | null; failureReason: string | null; artifact?: ArtifactStatus | null },
     message?: string,
   ): Promise<number> {
     await this.status.update({ ...fields, endedAt: new Date().toISOString(), trainguardExitCode: exitCode });
@@ -365,6 +425,18 @@ class Supervisor {
     );
     return exitCode;
   }
+}
+
+type Outcome = { kind: "not-started" } | { kind: "spawn-failed"; failure: SpawnFailure } | { kind: "exited"; exit: AlgorithmExit };
+
+interface Verdict {
+  readonly status: "Stopped" | "Completed" | "Failed";
+  /** What the artifact's manifest records. */
+  readonly reason: StopReason;
+  readonly exitCode: number;
+  readonly fields: { exitCode?: number | null; signal?: string | null };
+  readonly failureReason: string | null;
+  readonly message?: string;
 }
 
 function describeExit(exit: AlgorithmExit): string {

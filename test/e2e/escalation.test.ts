@@ -62,6 +62,7 @@ describeE2E("escalation: the algorithm ignores SIGTERM", () => {
         ["InProgress", "Starting"],
         ["InProgress", "Training"],
         ["Stopping", "Stopping"],
+        ["Stopping", "Uploading"],
         ["Stopped", "Stopped"],
       ]);
       expect(status).toMatchObject({

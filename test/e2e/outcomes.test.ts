@@ -48,6 +48,7 @@ describeE2E("outcomes without a stop", () => {
       expectTransitions(status, [
         ["InProgress", "Starting"],
         ["InProgress", "Training"],
+        ["InProgress", "Uploading"],
         ["Failed", "Failed"],
       ]);
       expect(status).toMatchObject({ exitCode: 5, signal: null, trainguardExitCode: 5, stopRequestedAt: null });

@@ -45,6 +45,7 @@ describeE2E("reaping: orphans re-parented to PID 1", () => {
       expectTransitions(status, [
         ["InProgress", "Starting"],
         ["InProgress", "Training"],
+        ["InProgress", "Uploading"],
         ["Failed", "Failed"],
       ]);
       expect(status).toMatchObject({ exitCode: 7, signal: null, trainguardExitCode: 7, stopRequestedAt: null });

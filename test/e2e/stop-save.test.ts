@@ -57,6 +57,7 @@ describeE2E("stop: the algorithm handles SIGTERM and saves", () => {
         ["InProgress", "Starting"],
         ["InProgress", "Training"],
         ["Stopping", "Stopping"],
+        ["Stopping", "Uploading"],
         ["Stopped", "Stopped"],
       ]);
       expect(status).toMatchObject({
@@ -110,6 +111,7 @@ describeE2E("stop: the algorithm handles SIGTERM and saves", () => {
         ["InProgress", "Starting"],
         ["InProgress", "Training"],
         ["Stopping", "Stopping"],
+        ["Stopping", "Uploading"],
         ["Stopped", "Stopped"],
       ]);
       expect(status).toMatchObject({ exitCode: 3, signal: null, escalated: false, trainguardExitCode: 3, stopSignal: "SIGTERM" });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { formatVerifyReport, verifyArchive } from "../../artifacts/index.js";
 import { mlPaths } from "../../contract/index.js";
 import type { JobStatusDocument } from "../../supervisor/index.js";
 
@@ -43,8 +44,15 @@ export async function runDemo(): Promise<number> {
   say(`  checkpoints:      ${checkpoints.length} complete, newest ${checkpoints.at(-1) ?? "none"} in ${checkpointDir}`);
   say(`  artifact:         ${status.artifact ? `${status.artifact.path} (${status.artifact.bytes} bytes, sha256 ${status.artifact.sha256.slice(0, 16)}...)` : "none"}`);
   say(`  status file:      ${paths.statusFile}`);
-  const ok = status.TrainingJobStatus === "Stopped" && result.exitCode === 0;
-  say(ok ? "demo: the stopped job kept its work" : "demo: unexpected outcome, see the logs above");
+  let verified = false;
+  if (status.artifact) {
+    const report = await verifyArchive(status.artifact.path);
+    verified = report.ok;
+    say(`  verify:           ${formatVerifyReport(report).split("\n")[0]}`);
+    say(`                    (same as: trainguard verify ${status.artifact.path})`);
+  }
+  const ok = status.TrainingJobStatus === "Stopped" && result.exitCode === 0 && verified;
+  say(ok ? "demo: the stopped job left a valid model" : "demo: unexpected outcome, see the logs above");
   return ok ? 0 : 1;
 }
 

@@ -1,0 +1,220 @@
+import { open } from "node:fs/promises";
+import { READ_FLAGS } from "./open-flags.js";
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import tar from "tar-stream";
+import type { Manifest, ManifestFile, PackEntry } from "./types.js";
+import { FileChangedError } from "./errors.js";
+import { MANIFEST_NAME } from "./paths.js";
+import { EMPTY_SHA256, manifestFile, predictManifestBytes, serializeManifest, type ManifestBase } from "./manifest.js";
+import { tarBytesFor } from "./tar-size.js";
+import { BufferPool } from "./buffer-pool.js";
+import { GZIP_BLOCK_BYTES, gzipStream, rechunk, storedGzipBytes } from "./gzip-parallel.js";
+
+const READ_CHUNK = 1 << 20;
+
+export interface ArchiveStreamOptions {
+  readonly entries: readonly PackEntry[];
+  /** Everything in the manifest but the files, which are filled in while streaming. */
+  readonly manifest: ManifestBase;
+  /** gzip level 0..9, or null for a plain tar. */
+  readonly level: number | null;
+  readonly signal?: AbortSignal;
+  /** Uncompressed tar bytes, as they are produced. */
+  readonly onTarBytes?: (bytes: number) => void;
+  readonly gzipConcurrency?: number;
+}
+
+export interface ArchiveStream {
+  /** The archive's bytes, produced once: pipe it to one consumer or tee it to several. */
+  readonly stream: Readable;
+  /** Exact uncompressed tar length, known before the first byte. */
+  readonly tarBytes: number;
+  /** Exact length of `stream` when known in advance: plain tar and stored gzip. */
+  readonly archiveBytes?: number;
+  /** Resolves once the stream has ended, with the manifest that is its last entry. */
+  readonly manifest: Promise<Manifest>;
+}
+
+/**
+ * files -> tar -> (gzip) as one byte stream, hashing every file during its single read.
+ * A file whose size differs from its header, or that changes while read, errors the stream with
+ * FileChangedError before its entry is complete: the archive is never finished with it, so a
+ * consumer that discards errored output never keeps a half-old file.
+ */
+export async function createArchiveStream(opts: ArchiveStreamOptions): Promise<ArchiveStream> {
+  const manifestBytes = predictManifestBytes(opts.manifest, opts.entries);
+  const tarBytes = await tarBytesFor(opts.entries, MANIFEST_NAME, manifestBytes);
+  const pack = tar.pack();
+  // The gzip stages copy each chunk before asking for the next, so read buffers can be reused;
+  // a plain tar hands them on to the consumer, which may keep them: no pool then.
+  const pool = opts.level === null ? undefined : new BufferPool(READ_CHUNK, 8);
+
+  const manifest = feed(pack, opts, manifestBytes, pool).then(
+    (m) => {
+      pack.finalize();
+      return m;
+    },
+    (err: unknown) => {
+      pack.destroy(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    },
+  );
+  manifest.catch(() => undefined);
+
+  const tarChunks = countedTar(pack as AsyncIterable<Uint8Array>, tarBytes, opts.onTarBytes, pool);
+  const bytes =
+    opts.level === null
+      ? rechunk(tarChunks, READ_CHUNK)
+      : gzipStream(tarChunks, { level: opts.level, ...(opts.gzipConcurrency ? { concurrency: opts.gzipConcurrency } : {}) });
+  const stream = Readable.from(endsAfter(bytes, manifest), { objectMode: false, highWaterMark: READ_CHUNK });
+  const archiveBytes = opts.level === null ? tarBytes : opts.level === 0 ? storedGzipBytes(tarBytes, GZIP_BLOCK_BYTES) : undefined;
+  return archiveBytes === undefined ? { stream, tarBytes, manifest } : { stream, tarBytes, archiveBytes, manifest };
+}
+
+/** A consumer that saw the end has seen a complete archive whose manifest is final. */
+async function* endsAfter(source: AsyncIterable<Buffer>, manifest: Promise<Manifest>): AsyncGenerator<Buffer> {
+  yield* source;
+  await manifest;
+}
+
+async function* countedTar(
+  source: AsyncIterable<Uint8Array>,
+  expected: number,
+  onBytes: ((bytes: number) => void) | undefined,
+  pool: BufferPool | undefined,
+): AsyncGenerator<Uint8Array> {
+  let n = 0;
+  let previous: Uint8Array | undefined;
+  for await (const chunk of source) {
+    // Being asked for this chunk means the consumer is done with the one before.
+    if (previous) pool?.release(previous);
+    n += chunk.length;
+    onBytes?.(chunk.length);
+    yield chunk;
+    previous = chunk;
+  }
+  // Consumers may have declared this length (an upload's Content-Length): never end short or long.
+  if (n !== expected) throw new Error(`internal: tar is ${n} bytes, ${expected} were promised`);
+}
+
+async function feed(pack: tar.Pack, opts: ArchiveStreamOptions, manifestBytes: number, pool: BufferPool | undefined): Promise<Manifest> {
+  const files: ManifestFile[] = [];
+  for (const entry of opts.entries) {
+    opts.signal?.throwIfAborted();
+    const mtime = new Date(entry.mtimeMs);
+    if (entry.type === "directory") {
+      await addEntry(pack, { name: entry.path, type: "directory", mode: entry.mode, mtime });
+      files.push(manifestFile(entry, EMPTY_SHA256));
+    } else if (entry.type === "symlink") {
+      await addEntry(pack, { name: entry.path, type: "symlink", linkname: entry.linkTarget ?? "", mode: entry.mode, mtime });
+      files.push(manifestFile(entry, EMPTY_SHA256));
+    } else {
+      files.push(manifestFile(entry, await addFile(pack, entry, opts.signal, pool)));
+    }
+  }
+  const manifest: Manifest = { ...opts.manifest, files };
+  const body = serializeManifest(manifest);
+  if (body.length !== manifestBytes) {
+    // The tar length was promised from this prediction: never emit an archive that breaks it.
+    throw new Error(`internal: manifest is ${body.length} bytes, ${manifestBytes} were predicted`);
+  }
+  await addEntry(pack, { name: MANIFEST_NAME, type: "file", mode: 0o644, mtime: new Date(opts.manifest.createdAt) }, body);
+  return manifest;
+}
+
+function addEntry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, body?: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cb = (err?: Error | null): void => (err ? reject(err) : resolve());
+    const sink = body ? pack.entry(header, body, cb) : pack.entry(header, cb);
+    // A torn-down pack destroys its entries with the pack's error, already handled through cb.
+    sink.on("error", () => undefined);
+  });
+}
+
+async function addFile(pack: tar.Pack, entry: PackEntry, signal: AbortSignal | undefined, pool: BufferPool | undefined): Promise<string> {
+  const fh = await open(entry.abs, READ_FLAGS).catch((err: unknown) => {
+    throw new FileChangedError(entry.path, `cannot open: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  try {
+    const before = await fh.stat({ bigint: true });
+    if (!before.isFile()) throw new FileChangedError(entry.path, "no longer a regular file");
+    if (before.size !== BigInt(entry.size)) {
+      throw new FileChangedError(entry.path, `${entry.size} bytes when selected, ${before.size} now`);
+    }
+    const hash = createHash("sha256");
+    let settle!: (err?: Error | null) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      settle = (err) => (err ? reject(err) : resolve());
+    });
+    done.catch(() => undefined);
+    const sink = pack.entry(
+      { name: entry.path, type: "file", size: entry.size, mode: entry.mode, mtime: new Date(entry.mtimeMs) },
+      (err) => settle(err),
+    );
+    // Destroyed with the pack's error when the attempt is torn down; that error is handled there.
+    sink.on("error", () => undefined);
+    // One read ahead: the threadpool fills the next chunk while this one is hashed and handed on.
+    const readAt = async (position: number): Promise<Buffer> => {
+      const want = Math.min(READ_CHUNK, entry.size - position);
+      const buf = pool && want === READ_CHUNK ? pool.acquire() : Buffer.allocUnsafe(want);
+      const { bytesRead } = await fh.read(buf, 0, want, position);
+      return bytesRead === want ? buf : buf.subarray(0, bytesRead);
+    };
+    let position = 0;
+    let next: Promise<Buffer> | undefined = entry.size > 0 ? readAt(0) : undefined;
+    try {
+      while (next) {
+        const data = await next;
+        next = undefined;
+        if (data.length === 0) throw new FileChangedError(entry.path, `shrank to ${position} bytes while being read`);
+        position += data.length;
+        if (position < entry.size) next = readAt(position);
+        signal?.throwIfAborted();
+        hash.update(data);
+        if (!sink.write(data)) await drained(sink);
+      }
+    } finally {
+      // Never close the handle under a read still in flight.
+      await next?.catch(() => undefined);
+    }
+    const after = await fh.stat({ bigint: true });
+    if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) {
+      throw new FileChangedError(entry.path, "modified while being read");
+    }
+    sink.end(null);
+    await done;
+    return hash.digest("hex");
+  } finally {
+    await fh.close();
+  }
+}
+
+type Sink = ReturnType<tar.Pack["entry"]>;
+
+/** streamx emits no 'drain' once destroyed: wake on close/error too, or a torn-down pack hangs us. */
+function drained(sink: Sink): Promise<void> {
+  if (sink.destroyed || sink.destroying) return Promise.reject(new Error("tar entry closed while writing"));
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      sink.off("drain", onDrain);
+      sink.off("close", onClose);
+      sink.off("error", onError);
+    };
+    const onDrain = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new Error("tar entry closed while writing"));
+    };
+    const onError = (err: unknown): void => {
+      cleanup();
+      reject(err instanceof Error ? err : new Error(String(err)));
+    };
+    sink.on("drain", onDrain);
+    sink.on("close", onClose);
+    sink.on("error", onError);
+  });
+}

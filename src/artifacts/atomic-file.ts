@@ -1,0 +1,142 @@
+import { open, readdir, rename, unlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import path from "node:path";
+import { fsyncDirectory } from "../contract/index.js";
+import { raceAbort } from "./deadline.js";
+
+/** A complete, fsynced file at a temporary name beside its final one, not yet visible. */
+export interface StagedFile {
+  readonly path: string;
+  readonly tmpPath: string;
+  readonly bytes: number;
+  readonly sha256: string;
+  /** Rename over the final name (atomic: readers see the old file or the new one). */
+  commit(opts?: { syncDirectory?: boolean }): Promise<void>;
+  /** Remove the temporary file; the final name is untouched. */
+  discard(): Promise<void>;
+}
+
+const TMP_SUFFIX = ".tmp";
+
+/** `.model.tar.gz.<pid>.<hex>.tmp`: hidden, same directory (same filesystem, so rename is atomic). */
+export function tempNameFor(finalPath: string): string {
+  return path.join(path.dirname(finalPath), `.${path.basename(finalPath)}.${process.pid}.${randomBytes(4).toString("hex")}${TMP_SUFFIX}`);
+}
+
+/**
+ * Write `source` to a temporary sibling of `finalPath`, hashing as it goes, and fsync it. On any
+ * failure, abort included, the temporary file is removed and the error rethrown; `finalPath` is
+ * never touched until commit().
+ */
+export async function stageFile(
+  source: AsyncIterable<Uint8Array> | Uint8Array,
+  finalPath: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<StagedFile> {
+  const tmpPath = tempNameFor(finalPath);
+  const hash = createHash("sha256");
+  let bytes = 0;
+  const fh = await open(tmpPath, "wx", 0o644);
+  const iterator = source instanceof Uint8Array ? undefined : source[Symbol.asyncIterator]();
+  // Every slow await races the abort: a stuck read or a long fsync must not hold the caller past
+  // its deadline. What was raced away finishes in the background and is ignored.
+  const race = <T>(p: Promise<T>): Promise<T> => raceAbort(p, opts.signal);
+  try {
+    if (iterator === undefined) {
+      const data = source as Uint8Array;
+      hash.update(data);
+      await race(writeAll(fh, data));
+      bytes = data.length;
+    } else {
+      for (;;) {
+        const next = await race(iterator.next());
+        if (next.done) break;
+        const chunk = next.value;
+        hash.update(chunk);
+        await race(writeAll(fh, chunk));
+        bytes += chunk.length;
+      }
+    }
+    await race(fh.sync());
+    await fh.close();
+  } catch (err) {
+    if (iterator?.return) iterator.return().catch(() => undefined);
+    await fh.close().catch(() => undefined);
+    await unlink(tmpPath).catch(() => undefined);
+    throw err;
+  }
+  const sha256 = hash.digest("hex");
+  return {
+    path: finalPath,
+    tmpPath,
+    bytes,
+    sha256,
+    async commit(commitOpts = {}) {
+      try {
+        await rename(tmpPath, finalPath);
+      } catch (err) {
+        await unlink(tmpPath).catch(() => undefined);
+        throw err;
+      }
+      if (commitOpts.syncDirectory ?? true) fsyncDirectory(path.dirname(finalPath));
+    },
+    async discard() {
+      await unlink(tmpPath).catch(() => undefined);
+    },
+  };
+}
+
+/** Stage and commit: the file at `finalPath` is either the old one or the complete new one. */
+export async function writeStreamAtomic(
+  source: AsyncIterable<Uint8Array> | Uint8Array,
+  finalPath: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<{ bytes: number; sha256: string }> {
+  const staged = await stageFile(source, finalPath, opts);
+  await staged.commit();
+  return { bytes: staged.bytes, sha256: staged.sha256 };
+}
+
+async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) {
+    const { bytesWritten } = await fh.write(data, offset, data.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+/**
+ * Temporary files of ours left by a process that was killed (SIGKILL at the deadline): they only
+ * take space, which the next packaging may need.
+ */
+export async function removeStaleTemps(dir: string, finalNames: readonly string[]): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name);
+    if (!m?.[1] || !m[2] || !finalNames.includes(m[1])) continue;
+    const pid = Number(m[2]);
+    if (pid !== process.pid && pidAlive(pid)) continue;
+    if (pid === process.pid) continue;
+    await unlink(path.join(dir, name)).then(
+      () => removed.push(name),
+      () => undefined,
+    );
+  }
+  return removed;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,50 @@
+export type PackagingErrorCode = "DEADLINE" | "ABORTED" | "ENOSPC" | "IO";
+
+/** Every failure of packageCheckpoint: the temp file is gone and the previous artifact untouched. */
+export class PackagingError extends Error {
+  override readonly name = "PackagingError";
+  constructor(
+    readonly code: PackagingErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * A file differed from what its tar header promised (size at selection, or size/mtime moved
+ * while it was read). Internal: the attempt is thrown away and retried without that file.
+ */
+export class FileChangedError extends Error {
+  override readonly name = "FileChangedError";
+  constructor(
+    readonly path: string,
+    readonly detail: string,
+  ) {
+    super(`${path} changed while being packaged: ${detail}`);
+  }
+}
+
+export function errnoCode(err: unknown): string | undefined {
+  if (typeof err === "object" && err !== null && "code" in err) {
+    const code = (err as { code: unknown }).code;
+    return typeof code === "string" ? code : undefined;
+  }
+  return undefined;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Turn whatever went wrong into the typed error the caller records; an abort reason wins. */
+export function toPackagingError(err: unknown, signal: AbortSignal | undefined): PackagingError {
+  if (signal?.aborted && signal.reason instanceof PackagingError) return signal.reason;
+  if (err instanceof PackagingError) return err;
+  const code = errnoCode(err);
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new PackagingError("ENOSPC", `no space left while writing the artifact: ${errorMessage(err)}`, { cause: err });
+  }
+  return new PackagingError("IO", errorMessage(err), { cause: err });
+}

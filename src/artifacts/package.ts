@@ -1,0 +1,181 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import type { Logger } from "../log/index.js";
+import type { ArtifactResult, CompressionMode, ModelLayout, PackableSelection, PackEntry, ProgressInfo, SkippedEntry, StopReason } from "./types.js";
+import { FileChangedError, PackagingError, toPackagingError } from "./errors.js";
+import { cancellation } from "./deadline.js";
+import { planCompression } from "./compression.js";
+import { createArchiveStream } from "./archive-stream.js";
+import { removeStaleTemps, stageFile, type StagedFile } from "./atomic-file.js";
+import { serializeManifest, trainguardVersion, type ManifestBase } from "./manifest.js";
+import { progressMeter, type ProgressMeter } from "./progress.js";
+import { placeFiles } from "./files-layout.js";
+
+export interface PackageOptions {
+  modelDir: string;
+  jobName: string;
+  reason: StopReason;
+  compression: CompressionMode;
+  layout: ModelLayout;
+  /** Epoch ms by which packaging must be done; past it, packaging stops and cleans up. */
+  deadline?: number;
+  signal?: AbortSignal;
+  log?: Logger;
+  onProgress?: (p: ProgressInfo) => void;
+}
+
+/** A flat dir whose files keep changing is retried this many times, each without the changed file. */
+const MAX_ATTEMPTS = 4;
+
+export function archiveFileName(level: number | null): string {
+  return level === null ? "model.tar" : "model.tar.gz";
+}
+
+export function checkpointLabel(selection: PackableSelection): string {
+  return selection.kind === "directory" ? selection.name : path.basename(path.resolve(selection.dir));
+}
+
+/**
+ * Package the selected checkpoint into `<modelDir>/model.tar.gz` (or model.tar), or place its
+ * files for layout "files". The previous artifact stays untouched until the new one is complete
+ * and fsynced; every failure is a PackagingError and leaves no temporary file behind.
+ */
+export async function packageCheckpoint(selection: PackableSelection, opts: PackageOptions): Promise<ArtifactResult> {
+  const started = Date.now();
+  const cancel = cancellation(opts.deadline, opts.signal);
+  const log = opts.log;
+  try {
+    cancel.signal.throwIfAborted();
+    await mkdir(opts.modelDir, { recursive: true });
+    const result =
+      opts.layout === "files"
+        ? await placeFiles(selection, { ...opts, signal: cancel.signal, started, createdAt: new Date(started).toISOString() })
+        : await packageArchive(selection, opts, cancel.signal, started);
+    log?.info(
+      {
+        event: "artifact.packaged",
+        path: result.path,
+        bytes: result.bytes,
+        sha256: result.sha256,
+        compression: result.compression,
+        gzipLevel: result.gzipLevel,
+        files: result.files,
+        durationMs: result.durationMs,
+        checkpoint: result.checkpoint,
+      },
+      "artifact written",
+    );
+    return result;
+  } catch (err) {
+    const failure = toPackagingError(err, cancel.signal);
+    log?.error({ event: "artifact.failed", code: failure.code, err: failure.message }, "packaging failed");
+    throw failure;
+  } finally {
+    cancel.dispose();
+  }
+}
+
+async function packageArchive(
+  selection: PackableSelection,
+  opts: PackageOptions,
+  signal: AbortSignal,
+  started: number,
+): Promise<ArtifactResult> {
+  const log = opts.log;
+  const plan = await planCompression(opts.compression, selection.files, {
+    ...(opts.deadline === undefined ? {} : { deadline: opts.deadline }),
+    signal,
+  });
+  log?.info({ event: "artifact.compression", compression: plan.compression, level: plan.level, sample: plan.sample }, plan.reason);
+  const fileName = archiveFileName(plan.level);
+  const finalPath = path.join(opts.modelDir, fileName);
+  const sidecarPath = `${finalPath}.manifest.json`;
+  const stale = await removeStaleTemps(opts.modelDir, [fileName, path.basename(sidecarPath)]);
+  if (stale.length > 0) log?.info({ event: "artifact.cleanup", removed: stale }, "removed temporary files of a killed packaging");
+
+  const checkpoint = checkpointLabel(selection);
+  const createdAt = new Date(started).toISOString();
+  const version = await trainguardVersion();
+  const skipped: SkippedEntry[] = [...selection.skipped];
+  let entries: readonly PackEntry[] = selection.files;
+
+  for (let attempt = 1; ; attempt++) {
+    const base: ManifestBase = {
+      job: opts.jobName,
+      checkpoint,
+      reason: opts.reason,
+      createdAt,
+      trainguardVersion: version,
+      compression: plan.compression,
+      ...(plan.level === null ? {} : { gzipLevel: plan.level }),
+      layout: "archive",
+      skipped: [...skipped],
+    };
+    let meter: ProgressMeter | undefined;
+    const archive = await createArchiveStream({
+      entries,
+      manifest: base,
+      level: plan.level,
+      signal,
+      onTarBytes: (n) => meter?.add(n),
+    });
+    meter = progressMeter(archive.tarBytes, opts.onProgress);
+    let staged: StagedFile;
+    try {
+      staged = await stageFile(archive.stream, finalPath, { signal });
+    } catch (err) {
+      archive.stream.destroy();
+      if (!(err instanceof FileChangedError) || signal.aborted) throw err;
+      if (selection.kind === "directory") {
+        throw new PackagingError("IO", `checkpoint ${checkpoint} changed after it was committed: ${err.message}`, { cause: err });
+      }
+      if (attempt >= MAX_ATTEMPTS) throw new PackagingError("IO", `files keep changing in ${selection.dir}: ${err.message}`, { cause: err });
+      // The entry header was already out with the old size: this attempt is void. Start over without it.
+      log?.warn({ event: "artifact.skip", path: err.path, reason: err.detail, attempt }, "file changed while packaging; retrying without it");
+      skipped.push({ path: err.path, reason: `changed while being packaged: ${err.detail}` });
+      entries = entries.filter((e) => e.path !== err.path);
+      if (!entries.some((e) => e.type === "file")) throw new PackagingError("IO", `no stable file left in ${selection.dir} to package`);
+      continue;
+    }
+    meter.finish();
+    const manifest = await archive.manifest;
+
+    // The sidecar is staged before the archive is renamed so that running out of space for it
+    // cannot leave a new archive beside the old archive's sidecar.
+    let sidecar: StagedFile;
+    try {
+      const body = serializeManifest({ ...manifest, archive: { file: fileName, bytes: staged.bytes, sha256: staged.sha256 } });
+      sidecar = await stageFile(body, sidecarPath, { signal });
+    } catch (err) {
+      await staged.discard();
+      throw err;
+    }
+    if (signal.aborted) {
+      await Promise.all([staged.discard(), sidecar.discard()]);
+      throw signal.reason;
+    }
+    try {
+      await staged.commit({ syncDirectory: false });
+    } catch (err) {
+      await sidecar.discard();
+      throw err;
+    }
+    await sidecar.commit({ syncDirectory: true });
+
+    const files = manifest.files.filter((f) => f.type === "file").length;
+    return {
+      path: finalPath,
+      bytes: staged.bytes,
+      sha256: staged.sha256,
+      compression: plan.compression,
+      ...(plan.level === null ? {} : { gzipLevel: plan.level }),
+      layout: "archive",
+      manifestPath: sidecarPath,
+      files,
+      durationMs: Date.now() - started,
+      checkpoint,
+      skipped,
+      warnings: skipped.map((s) => `not packaged: ${s.path}: ${s.reason}`),
+    };
+  }
+}

@@ -1,0 +1,161 @@
+import { lstat, readdir, realpath } from "node:fs/promises";
+import type { Dirent } from "node:fs";
+import path from "node:path";
+import type { Logger } from "../log/index.js";
+import type { CheckpointSelection, PackEntry, SkippedEntry } from "./types.js";
+import { walkCheckpoint } from "./walk.js";
+import { openForWriting } from "./open-files.js";
+import { errnoCode, errorMessage } from "./errors.js";
+
+export const DEFAULT_COMMIT_MARKERS = [".trainguard-commit", ".metadata", ".snapshot_metadata"];
+
+export interface SelectOptions {
+  markers?: string[];
+  log?: Logger;
+}
+
+interface Candidate {
+  name: string;
+  dir: string;
+  markerMtimeMs: number;
+}
+
+interface Survey {
+  complete: Candidate[];
+  incomplete: string[];
+  subdirectories: number;
+}
+
+/**
+ * A checkpoint is a subdirectory holding a commit marker, written by the algorithm after
+ * everything else; newest marker wins. Subdirectories without one are partial saves and never
+ * packaged, however new. A dir with no subdirectories is an algorithm that overwrites its files
+ * in place: package those no process is still writing.
+ */
+export async function selectCheckpoint(checkpointDir: string, opts: SelectOptions = {}): Promise<CheckpointSelection> {
+  const survey = await surveyCheckpointDir(checkpointDir, opts.markers ?? DEFAULT_COMMIT_MARKERS);
+  if ("reason" in survey) return { kind: "none", reason: survey.reason, incomplete: [] };
+  const { complete, incomplete } = survey;
+  for (const candidate of complete) {
+    let walked;
+    try {
+      walked = await walkCheckpoint(candidate.dir, { recursive: true });
+    } catch (err) {
+      // Rotation may delete a checkpoint between the survey and the walk: the next one still counts.
+      opts.log?.warn({ event: "artifact.select", checkpoint: candidate.name, err: errorMessage(err) }, "checkpoint vanished");
+      continue;
+    }
+    for (const s of walked.skipped) opts.log?.warn({ event: "artifact.skip", path: s.path, reason: s.reason }, "not packaged");
+    for (const w of walked.warnings) opts.log?.warn({ event: "artifact.warning" }, w);
+    opts.log?.info(
+      { event: "artifact.select", checkpoint: candidate.name, files: walked.entries.length, incomplete },
+      "newest complete checkpoint selected",
+    );
+    return {
+      kind: "directory",
+      name: candidate.name,
+      dir: candidate.dir,
+      files: walked.entries,
+      incomplete,
+      skipped: walked.skipped,
+    };
+  }
+  if (survey.subdirectories > 0) {
+    const markers = (opts.markers ?? DEFAULT_COMMIT_MARKERS).join(", ");
+    return {
+      kind: "none",
+      reason: `no complete checkpoint in ${checkpointDir}: ${incomplete.length} subdirector${incomplete.length === 1 ? "y has" : "ies have"} no commit marker (${markers})`,
+      incomplete,
+    };
+  }
+  return selectFlat(checkpointDir, opts.log);
+}
+
+async function selectFlat(checkpointDir: string, log: Logger | undefined): Promise<CheckpointSelection> {
+  const walked = await walkCheckpoint(checkpointDir, { recursive: false });
+  if (walked.entries.length === 0) {
+    const reason = walked.skipped.length > 0 ? `${checkpointDir} holds nothing that can be packaged` : `${checkpointDir} is empty`;
+    return { kind: "none", reason, incomplete: [] };
+  }
+  const dirReal = await realpath(checkpointDir);
+  const byReal = new Map<string, PackEntry>();
+  for (const e of walked.entries) if (e.type === "file") byReal.set(path.join(dirReal, e.path), e);
+  const writers = await openForWriting(new Set(byReal.keys()));
+  const skipped: SkippedEntry[] = [...walked.skipped];
+  const busy = new Set<string>();
+  for (const [real, pids] of writers) {
+    const entry = byReal.get(real);
+    if (!entry) continue;
+    busy.add(entry.path);
+    skipped.push({ path: entry.path, reason: `open for writing by pid ${pids.join(", ")}` });
+  }
+  const files = walked.entries.filter((e) => !busy.has(e.path));
+  for (const s of skipped) log?.warn({ event: "artifact.skip", path: s.path, reason: s.reason }, "not packaged");
+  if (files.length === 0) {
+    return { kind: "none", reason: `every file in ${checkpointDir} is open for writing or cannot be packaged`, incomplete: [] };
+  }
+  log?.info({ event: "artifact.select", checkpoint: checkpointDir, flat: true, files: files.length }, "flat checkpoint dir selected");
+  return { kind: "flat", dir: checkpointDir, files, skipped };
+}
+
+async function surveyCheckpointDir(checkpointDir: string, markers: readonly string[]): Promise<Survey | { reason: string }> {
+  let dirents: Dirent[];
+  try {
+    dirents = await readdir(checkpointDir, { withFileTypes: true });
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return { reason: `checkpoint dir ${checkpointDir} does not exist` };
+    return { reason: `cannot read checkpoint dir ${checkpointDir}: ${errorMessage(err)}` };
+  }
+  const complete: Candidate[] = [];
+  const incomplete: string[] = [];
+  let subdirectories = 0;
+  for (const d of dirents) {
+    // A symlinked "latest" would duplicate a real checkpoint: only real directories count.
+    if (!d.isDirectory()) continue;
+    subdirectories++;
+    const dir = path.join(checkpointDir, d.name);
+    const markerMtimeMs = await newestMarker(dir, markers);
+    if (markerMtimeMs === undefined) incomplete.push(d.name);
+    else complete.push({ name: d.name, dir, markerMtimeMs });
+  }
+  complete.sort((a, b) => b.markerMtimeMs - a.markerMtimeMs || NAME_ORDER.compare(b.name, a.name));
+  incomplete.sort(NAME_ORDER.compare);
+  return { complete, incomplete, subdirectories };
+}
+
+/** checkpoint-100 after checkpoint-99. */
+const NAME_ORDER = new Intl.Collator("en", { numeric: true });
+
+async function newestMarker(dir: string, markers: readonly string[]): Promise<number | undefined> {
+  let newest: number | undefined;
+  for (const m of markers) {
+    try {
+      const st = await lstat(path.join(dir, m));
+      if (st.isFile() && (newest === undefined || st.mtimeMs > newest)) newest = st.mtimeMs;
+    } catch {
+      // absent: not this marker
+    }
+  }
+  return newest;
+}
+
+/**
+ * Bytes the next packaging would move, from stat alone (no /proc scan, no reads): sizes plus a
+ * tar header per entry. Used to size the stop reserve, so it must stay cheap.
+ */
+export async function estimatePackageBytes(checkpointDir: string, opts: { markers?: string[] } = {}): Promise<number> {
+  const survey = await surveyCheckpointDir(checkpointDir, opts.markers ?? DEFAULT_COMMIT_MARKERS);
+  if ("reason" in survey) return 0;
+  const newest = survey.complete[0];
+  let walked;
+  try {
+    if (newest) walked = await walkCheckpoint(newest.dir, { recursive: true });
+    else if (survey.subdirectories === 0) walked = await walkCheckpoint(checkpointDir, { recursive: false });
+    else return 0;
+  } catch {
+    return 0;
+  }
+  let bytes = 1024 + 1024; // end-of-archive blocks, and the manifest's header and a small body
+  for (const e of walked.entries) bytes += 512 + Math.ceil(e.size / 512) * 512;
+  return bytes;
+}
