@@ -1,4 +1,5 @@
 import { mkdir } from "node:fs/promises";
+import { PassThrough, type Readable } from "node:stream";
 import path from "node:path";
 import type { Logger } from "../log/index.js";
 import type { ArtifactResult, CompressionMode, ModelLayout, PackableSelection, PackEntry, ProgressInfo, SkippedEntry, StopReason } from "./types.js";
@@ -22,6 +23,13 @@ export interface PackageOptions {
   signal?: AbortSignal;
   log?: Logger;
   onProgress?: (p: ProgressInfo) => void;
+  /**
+   * A second consumer of the archive's bytes (an upload), fed from the same single read of the
+   * files. Called once per attempt with its own copy of the stream and the exact size when known
+   * in advance (plain tar, stored gzip). Whatever the consumer does with it, the local artifact
+   * does not depend on it; an attempt that is retried ends the earlier copy with an error.
+   */
+  tee?: (stream: Readable, info: { fileName: string; expectedBytes: number | undefined }) => void;
 }
 
 /** A flat dir whose files keep changing is retried this many times, each without the changed file. */
@@ -120,11 +128,12 @@ async function packageArchive(
       onTarBytes: (n) => meter?.add(n),
     });
     meter = progressMeter(archive.tarBytes, opts.onProgress);
+    const local = teeArchive(archive.stream, fileName, archive.archiveBytes, opts.tee);
     let staged: StagedFile;
     try {
-      staged = await stageFile(archive.stream, finalPath, { signal });
+      staged = await stageFile(local, finalPath, { signal });
     } catch (err) {
-      archive.stream.destroy();
+      archive.stream.destroy(err as Error);
       if (!(err instanceof FileChangedError) || signal.aborted) throw err;
       if (selection.kind === "directory") {
         throw new PackagingError("IO", `checkpoint ${checkpoint} changed after it was committed: ${err.message}`, { cause: err });
@@ -178,4 +187,28 @@ async function packageArchive(
       warnings: skipped.map((s) => `not packaged: ${s.path}: ${s.reason}`),
     };
   }
+}
+
+/**
+ * Split the archive stream into the local file's copy and the tee's copy. `pipe` to two
+ * destinations goes at the pace of the slower one (bounded memory), and a destination that is
+ * destroyed (an upload that gave up at its deadline) is unpiped while the other goes on.
+ */
+function teeArchive(
+  source: Readable,
+  fileName: string,
+  expectedBytes: number | undefined,
+  tee: PackageOptions["tee"],
+): Readable {
+  if (!tee) return source;
+  const local = new PassThrough();
+  const remote = new PassThrough();
+  source.on("error", (err) => {
+    local.destroy(err);
+    remote.destroy(err);
+  });
+  source.pipe(local);
+  source.pipe(remote);
+  tee(remote, { fileName, expectedBytes });
+  return local;
 }

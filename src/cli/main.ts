@@ -98,6 +98,8 @@ async function runVerb(
     modelLayout: options.modelLayout,
     onComplete: options.onComplete,
     ...(options.commitMarkers ? { commitMarkers: options.commitMarkers } : {}),
+    ...(options.output ? { output: options.output } : {}),
+    ...(options.s3Endpoint ? { s3Endpoint: options.s3Endpoint } : {}),
   });
 }
 

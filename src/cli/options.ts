@@ -17,6 +17,8 @@ export interface RunOptions {
   modelLayout: ModelLayout;
   onComplete: "keep" | "package";
   commitMarkers: string[] | undefined;
+  output: string | undefined;
+  s3Endpoint: string | undefined;
 }
 
 interface OptionSpec<K extends keyof RunOptions> {
@@ -38,6 +40,8 @@ const SPECS: readonly OptionSpec<keyof RunOptions>[] = [
   { flag: "stop-signal", key: "stopSignal", parse: parseStopSignal, help: "checkpoint request sent to the algorithm's process group (default SIGTERM)" },
   { flag: "checkpoint-dir", key: "checkpointDir", parse: (v) => v, help: "where the algorithm checkpoints (default: checkpointconfig.json LocalPath, else <ml-root>/checkpoints)" },
   { flag: "job-name", key: "jobName", parse: (v) => v, help: "training job name (default TRAINING_JOB_NAME, else generated)" },
+  { flag: "output", key: "output", parse: (v) => v, help: "s3://bucket/prefix or file:///dir: upload the archive to <output>/<job>/output/model.tar.gz" },
+  { flag: "s3-endpoint", key: "s3Endpoint", parse: parseEndpoint, help: "S3-compatible endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS)" },
   { flag: "compression", key: "compression", parse: oneOf(COMPRESSION_MODES), help: "auto (default), gzip, fast, stored or none: how model.tar.gz is compressed" },
   { flag: "model-layout", key: "modelLayout", parse: oneOf(MODEL_LAYOUTS), help: "archive (default): <ml-root>/model/model.tar.gz; files: the checkpoint's files in <ml-root>/model/" },
   { flag: "on-complete", key: "onComplete", parse: oneOf(ON_COMPLETE), help: "keep (default): a Completed job keeps the model its algorithm wrote; package: package the newest checkpoint too" },
@@ -69,6 +73,8 @@ export function parseRunArgs(args: readonly string[], env: NodeJS.ProcessEnv): {
     modelLayout: "archive",
     onComplete: "keep",
     commitMarkers: undefined,
+    output: undefined,
+    s3Endpoint: undefined,
   };
   const set = <K extends keyof RunOptions>(spec: OptionSpec<K>, value: string, source: string): void => {
     if (value === "") throw new ConfigError(source, undefined, "must not be empty");
@@ -128,6 +134,11 @@ function oneOf<const T extends readonly string[]>(choices: T): (value: string, s
     if (!choices.includes(value)) throw new ConfigError(source, undefined, `must be one of ${choices.join(", ")}, got ${JSON.stringify(value)}`);
     return value;
   };
+}
+
+function parseEndpoint(value: string, source: string): string {
+  if (!/^https?:\/\/[^/\s]+/.test(value)) throw new ConfigError(source, undefined, `must be an http(s) URL such as http://127.0.0.1:9000, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function parseMarkers(value: string, source: string): string[] {

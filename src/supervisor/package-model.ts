@@ -7,6 +7,7 @@ import {
   type ArtifactResult,
   type CompressionMode,
   type ModelLayout,
+  type PackageOptions,
   type ProgressInfo,
   type StopReason,
 } from "../artifacts/index.js";
@@ -25,6 +26,8 @@ export interface PackageModelInput {
   readonly deadline?: number;
   readonly signal?: AbortSignal;
   readonly log: Logger;
+  /** A second consumer of the archive bytes: the upload. */
+  readonly tee?: PackageOptions["tee"];
 }
 
 export type PackageModelOutcome =
@@ -63,6 +66,7 @@ export async function packageModel(input: PackageModelInput): Promise<PackageMod
       onProgress: progress.report,
       ...(input.deadline === undefined ? {} : { deadline: input.deadline }),
       ...(input.signal ? { signal: input.signal } : {}),
+      ...(input.tee ? { tee: input.tee } : {}),
     });
     progress.done();
     for (const warning of result.warnings) log.warn({ event: "package.warning" }, warning);

@@ -17,6 +17,7 @@ import { composeFailureReason, setAsideStaleFailureFile, writeFailureFile } from
 import { OrphanReaper } from "./reaper.js";
 import { checkpointReserveMs } from "./reserve.js";
 import { exitCodeForSignal, isStopSignal, type ReceivedSignal, type SignalInbox } from "./signals.js";
+import { openOutput, ArchiveUpload, type OutputTarget } from "./output.js";
 import { packageModel } from "./package-model.js";
 import { StatusFile, type ArtifactStatus } from "./status.js";
 import { writeStopRequest } from "./stop-request.js";
@@ -39,6 +40,10 @@ export interface SuperviseOptions {
   readonly modelLayout: ModelLayout;
   /** What a Completed job does with its checkpoints: keep the algorithm's own model dir, or package. */
   readonly onComplete: "keep" | "package";
+  /** `--output`: where the archive is uploaded (s3:// or file://), as `<output>/<job>/output/model.tar.gz`. */
+  readonly output?: string;
+  /** `--s3-endpoint`: an S3-compatible endpoint instead of AWS's. */
+  readonly s3Endpoint?: string;
   /** Commit markers that make a checkpoint directory complete (default: artifacts' list). */
   readonly commitMarkers?: readonly string[];
 }
@@ -80,6 +85,7 @@ class Supervisor {
   private algorithm: AlgorithmProcess | undefined;
   private estimatedPackageBytes = 0;
   private checkpointDir = "";
+  private output: OutputTarget | undefined;
   /** Aborts packaging and uploads that would end after the stop deadline. */
   private readonly finishing = new AbortController();
   private readonly reaper: OrphanReaper;
@@ -133,6 +139,13 @@ class Supervisor {
     const checkpointDir = this.options.checkpointDir ?? config.checkpoint.localPath ?? this.paths.defaultCheckpointDir;
     this.checkpointDir = checkpointDir;
     await Promise.all([checkpointDir, this.paths.modelDir, this.paths.outputDataDir].map((dir) => mkdir(dir, { recursive: true })));
+    if (this.options.output !== undefined) {
+      try {
+        this.output = await this.openOutputTarget(jobName ?? "", config);
+      } catch (err) {
+        return this.failBeforeStart(err);
+      }
+    }
     this.log.info({ event: "config.loaded", host: config.resource.currentHost, hosts: config.resource.hosts.length, channels: config.channels.map((c) => c.name), checkpointDir }, "configuration read");
 
     if (this.stop) return this.finish({ kind: "not-started" });
@@ -381,7 +394,11 @@ class Supervisor {
   private async packageStage(reason: StopReason): Promise<{ artifact: ArtifactStatus | null; problem: string | null }> {
     if (reason === "Completed" && this.options.onComplete !== "package") return { artifact: null, problem: null };
     await this.status.transition(this.stop ? "Stopping" : "InProgress", "Uploading");
+    const upload = this.output
+      ? new ArchiveUpload(this.output, { deadline: () => (this.stop ? this.finishingDeadline(this.stop) : undefined), signal: this.finishing.signal }, this.log)
+      : undefined;
     const outcome = await packageModel({
+      ...(upload ? { tee: upload.consume } : {}),
       reason,
       checkpointDir: this.checkpointDir,
       modelDir: this.paths.modelDir,
@@ -393,15 +410,35 @@ class Supervisor {
       signal: this.finishing.signal,
       log: this.log,
     });
+    const uploaded = await upload?.finish(outcome.kind === "packaged" ? outcome.result.manifestPath : undefined);
     switch (outcome.kind) {
       case "packaged":
-        return { artifact: outcome.artifact, problem: null };
+        return {
+          artifact: { ...outcome.artifact, uploadedTo: uploaded?.uploadedTo ?? null, ...(uploaded?.problem ? { uploadError: uploaded.problem } : {}) },
+          problem: uploaded?.problem ?? null,
+        };
       case "algorithm-model":
         this.log.info({ event: "package.skipped", note: outcome.note }, outcome.note);
         return { artifact: null, problem: null };
       case "problem":
         return { artifact: null, problem: outcome.problem };
     }
+  }
+
+  private async openOutputTarget(jobName: string, config: JobConfig): Promise<OutputTarget> {
+    if (this.options.modelLayout === "files") {
+      throw new ConfigError("--output", undefined, "uploads the model archive, but --model-layout files writes no archive; use --model-layout archive");
+    }
+    return openOutput({
+      uri: this.options.output as string,
+      source: "--output",
+      s3Endpoint: this.options.s3Endpoint,
+      jobName,
+      hosts: config.resource.hosts,
+      currentHost: config.resource.currentHost,
+      env: this.options.env,
+      log: this.log,
+    });
   }
 
   /** Finishing work must be done by then: the deadline less the exit margin and the final status write. */

@@ -1,0 +1,115 @@
+import { readFile } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import type { Logger } from "../log/index.js";
+import type { ObjectStore, StorageLocation } from "../storage/index.js";
+
+/** Where the model archive is uploaded: `<output>/<job>/output/[<host>/]<file>`. */
+export interface OutputTarget {
+  readonly store: ObjectStore;
+  readonly location: StorageLocation;
+  key(fileName: string): string;
+}
+
+export interface OutputOptions {
+  readonly uri: string;
+  readonly source: string;
+  readonly s3Endpoint: string | undefined;
+  readonly jobName: string;
+  readonly hosts: readonly string[];
+  readonly currentHost: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly log: Logger;
+}
+
+/**
+ * Resolved before the algorithm starts, so a bad URI is a configuration error and not a surprise
+ * at the deadline. The storage layer (and the AWS SDK behind it) is loaded only for jobs that
+ * upload: a plain `trainguard run` does not pay for it at start-up.
+ */
+export async function openOutput(options: OutputOptions): Promise<OutputTarget> {
+  const storage = await import("../storage/index.js");
+  const location = storage.parseStorageUri(options.uri, options.source);
+  const client =
+    location.kind === "s3"
+      ? storage.createS3Client({ env: options.env, ...(options.s3Endpoint ? { endpoint: options.s3Endpoint } : {}) })
+      : undefined;
+  const store = storage.openStore(location, { log: options.log, ...(client ? { client } : {}) });
+  // One host writes directly under the job; several each get their own folder, so no two hosts
+  // ever write the same key.
+  const hostPart = options.hosts.length > 1 ? [options.currentHost] : [];
+  return {
+    store,
+    location,
+    key: (fileName) => storage.joinKey(location, options.jobName, "output", ...hostPart, fileName),
+  };
+}
+
+export interface UploadOutcome {
+  /** The archive's URI once the object is complete, or null. */
+  readonly uploadedTo: string | null;
+  readonly problem: string | null;
+}
+
+/**
+ * Uploads one archive stream (a tee of the local write) and, once the local archive and its sidecar
+ * manifest are committed, the sidecar beside it. An upload that cannot finish by the deadline is
+ * aborted by the store: no object appears, and the local archive is unaffected.
+ */
+export class ArchiveUpload {
+  private current: Promise<{ uri: string; bytes: number }> | undefined;
+  private fileName = "";
+
+  constructor(
+    private readonly target: OutputTarget,
+    private readonly limits: { readonly deadline: () => number | undefined; readonly signal: AbortSignal },
+    private readonly log: Logger,
+  ) {}
+
+  /** The tee callback for packaging: each attempt replaces the previous one. */
+  readonly consume = (stream: Readable, info: { fileName: string; expectedBytes: number | undefined }): void => {
+    this.fileName = info.fileName;
+    const key = this.target.key(info.fileName);
+    const deadline = this.limits.deadline();
+    this.log.info({ event: "upload.start", uri: this.target.store.uri(key), expectedBytes: info.expectedBytes }, "uploading the archive while it is written");
+    const upload = this.target.store.putStream(key, stream, {
+      ...(info.expectedBytes === undefined ? {} : { expectedBytes: info.expectedBytes }),
+      ...(deadline === undefined ? {} : { deadline }),
+      signal: this.limits.signal,
+    });
+    upload.catch(() => undefined);
+    this.current = upload;
+  };
+
+  /** After local packaging: wait for the object, then put the sidecar manifest beside it. */
+  async finish(sidecarPath: string | undefined): Promise<UploadOutcome> {
+    if (!this.current) return { uploadedTo: null, problem: null };
+    let uri: string;
+    try {
+      const result = await this.current;
+      uri = result.uri;
+      this.log.info({ event: "upload.done", uri, bytes: result.bytes }, `model uploaded to ${uri}`);
+    } catch (err) {
+      const { code, message } = describe(err);
+      this.log.error({ event: "upload.failed", code, err: message }, "upload failed; no object was left under the key");
+      return { uploadedTo: null, problem: `Uploading the model failed (${code}): ${message}` };
+    }
+    if (!sidecarPath) return { uploadedTo: uri, problem: null };
+    try {
+      const deadline = this.limits.deadline();
+      await this.target.store.putBytes(this.target.key(`${this.fileName}.manifest.json`), await readFile(sidecarPath), {
+        ...(deadline === undefined ? {} : { deadline }),
+        signal: this.limits.signal,
+      });
+      return { uploadedTo: uri, problem: null };
+    } catch (err) {
+      // The archive object is complete and carries its manifest as its last entry: still a model.
+      const { code, message } = describe(err);
+      this.log.warn({ event: "upload.sidecar-failed", code, err: message }, "the archive is uploaded, its sidecar manifest is not");
+      return { uploadedTo: uri, problem: `The model was uploaded to ${uri}, but its sidecar manifest was not (${code}): ${message}` };
+    }
+  }
+}
+
+function describe(err: unknown): { code: string; message: string } {
+  return { code: (err as { code?: string }).code ?? "ERROR", message: err instanceof Error ? err.message : String(err) };
+}
