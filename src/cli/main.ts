@@ -99,6 +99,8 @@ async function runVerb(
     onComplete: options.onComplete,
     ...(options.commitMarkers ? { commitMarkers: options.commitMarkers } : {}),
     ...(options.output ? { output: options.output } : {}),
+    ...(options.checkpointUri ? { checkpointUri: options.checkpointUri } : {}),
+    keep: options.keep,
     ...(options.s3Endpoint ? { s3Endpoint: options.s3Endpoint } : {}),
   });
 }

@@ -18,6 +18,8 @@ export interface RunOptions {
   onComplete: "keep" | "package";
   commitMarkers: string[] | undefined;
   output: string | undefined;
+  checkpointUri: string | undefined;
+  keep: number;
   s3Endpoint: string | undefined;
 }
 
@@ -41,6 +43,8 @@ const SPECS: readonly OptionSpec<keyof RunOptions>[] = [
   { flag: "checkpoint-dir", key: "checkpointDir", parse: (v) => v, help: "where the algorithm checkpoints (default: checkpointconfig.json LocalPath, else <ml-root>/checkpoints)" },
   { flag: "job-name", key: "jobName", parse: (v) => v, help: "training job name (default TRAINING_JOB_NAME, else generated)" },
   { flag: "output", key: "output", parse: (v) => v, help: "s3://bucket/prefix or file:///dir: upload the archive to <output>/<job>/output/model.tar.gz" },
+  { flag: "checkpoint-uri", key: "checkpointUri", parse: (v) => v, help: "s3://bucket/prefix or file:///dir: resume from and sync checkpoints to it (default: checkpointconfig.json S3Uri)" },
+  { flag: "keep", key: "keep", parse: parseKeep, help: "remote checkpoints kept by the sync (default 3)" },
   { flag: "s3-endpoint", key: "s3Endpoint", parse: parseEndpoint, help: "S3-compatible endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS)" },
   { flag: "compression", key: "compression", parse: oneOf(COMPRESSION_MODES), help: "auto (default), gzip, fast, stored or none: how model.tar.gz is compressed" },
   { flag: "model-layout", key: "modelLayout", parse: oneOf(MODEL_LAYOUTS), help: "archive (default): <ml-root>/model/model.tar.gz; files: the checkpoint's files in <ml-root>/model/" },
@@ -74,6 +78,8 @@ export function parseRunArgs(args: readonly string[], env: NodeJS.ProcessEnv): {
     onComplete: "keep",
     commitMarkers: undefined,
     output: undefined,
+    checkpointUri: undefined,
+    keep: 3,
     s3Endpoint: undefined,
   };
   const set = <K extends keyof RunOptions>(spec: OptionSpec<K>, value: string, source: string): void => {
@@ -134,6 +140,12 @@ function oneOf<const T extends readonly string[]>(choices: T): (value: string, s
     if (!choices.includes(value)) throw new ConfigError(source, undefined, `must be one of ${choices.join(", ")}, got ${JSON.stringify(value)}`);
     return value;
   };
+}
+
+function parseKeep(value: string, source: string): number {
+  const keep = Number(value);
+  if (!Number.isInteger(keep) || keep < 1) throw new ConfigError(source, undefined, `must be a whole number of checkpoints, at least 1, got ${JSON.stringify(value)}`);
+  return keep;
 }
 
 function parseEndpoint(value: string, source: string): string {

@@ -51,6 +51,10 @@ export interface JobStatusDocument {
   escalated: boolean;
   failureReason: string | null;
   artifact: ArtifactStatus | null;
+  /** The remote checkpoint the algorithm resumed from (checkpoint name), when one was downloaded. */
+  resumedFrom: string | null;
+  /** Background checkpoint sync: `lag` while training, `flush` from the stop path. */
+  checkpointSync: { readonly lag?: unknown; readonly flush?: unknown } | null;
   trainguardExitCode: number | null;
 }
 
@@ -85,6 +89,8 @@ export class StatusFile {
       escalated: false,
       failureReason: null,
       artifact: null,
+      resumedFrom: null,
+      checkpointSync: null,
       trainguardExitCode: null,
     };
   }

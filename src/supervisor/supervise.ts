@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
+import path from "node:path";
 import {
   ConfigError,
   EXIT_CONFIG_ERROR,
@@ -17,6 +18,7 @@ import { composeFailureReason, setAsideStaleFailureFile, writeFailureFile } from
 import { OrphanReaper } from "./reaper.js";
 import { checkpointReserveMs } from "./reserve.js";
 import { exitCodeForSignal, isStopSignal, type ReceivedSignal, type SignalInbox } from "./signals.js";
+import { CheckpointRemote } from "./checkpoint-remote.js";
 import { openOutput, ArchiveUpload, type OutputTarget } from "./output.js";
 import { packageModel } from "./package-model.js";
 import { StatusFile, type ArtifactStatus } from "./status.js";
@@ -42,6 +44,10 @@ export interface SuperviseOptions {
   readonly onComplete: "keep" | "package";
   /** `--output`: where the archive is uploaded (s3:// or file://), as `<output>/<job>/output/model.tar.gz`. */
   readonly output?: string;
+  /** `--checkpoint-uri`: remote checkpoints (resume, background sync); else checkpointconfig.json's S3Uri. */
+  readonly checkpointUri?: string;
+  /** Remote checkpoints kept by the sync. */
+  readonly keep: number;
   /** `--s3-endpoint`: an S3-compatible endpoint instead of AWS's. */
   readonly s3Endpoint?: string;
   /** Commit markers that make a checkpoint directory complete (default: artifacts' list). */
@@ -52,9 +58,13 @@ export interface SuperviseOptions {
 export const EXIT_COMMAND_NOT_FOUND = 127;
 export const EXIT_COMMAND_NOT_EXECUTABLE = 126;
 export const EXIT_INTERNAL_ERROR = 70;
+/** The newest remote checkpoint could not be downloaded (the remote is unreachable or holds unsafe keys). */
+export const EXIT_RESUME_FAILED = 75;
 
 /** The supervisor exits this long before the deadline at the latest, whatever is still running. */
 const EXIT_MARGIN_MS = 500;
+/** Without a stop, the final checkpoint sync still ends at some point rather than hanging the exit. */
+const UNBOUNDED_FLUSH_MS = 3_600_000;
 /** Kept back from finishing work for the last status write and exit. */
 const FINAL_WRITE_MS = 250;
 /** How often the size of what would be packaged is re-measured while training runs. */
@@ -86,6 +96,9 @@ class Supervisor {
   private estimatedPackageBytes = 0;
   private checkpointDir = "";
   private output: OutputTarget | undefined;
+  private remote: CheckpointRemote | undefined;
+  /** Aborts the resume download when a stop arrives before the algorithm started. */
+  private readonly starting = new AbortController();
   /** Aborts packaging and uploads that would end after the stop deadline. */
   private readonly finishing = new AbortController();
   private readonly reaper: OrphanReaper;
@@ -146,12 +159,30 @@ class Supervisor {
         return this.failBeforeStart(err);
       }
     }
+    const checkpointUri = this.options.checkpointUri ?? config.checkpoint.s3Uri;
+    if (checkpointUri !== undefined) {
+      try {
+        this.remote = await this.openCheckpointRemote(checkpointUri, config);
+      } catch (err) {
+        return this.failBeforeStart(err);
+      }
+    }
     this.log.info({ event: "config.loaded", host: config.resource.currentHost, hosts: config.resource.hosts.length, channels: config.channels.map((c) => c.name), checkpointDir }, "configuration read");
 
     if (this.stop) return this.finish({ kind: "not-started" });
 
+    let resumedFrom = "";
+    if (this.remote) {
+      const resumed = await this.resumeStage(this.remote);
+      if (resumed.kind === "failed") return this.finish({ kind: "resume-failed", problem: resumed.problem });
+      if (this.stop) return this.finish({ kind: "not-started" });
+      resumedFrom = resumed.dir;
+    }
     await this.refreshEstimate(checkpointDir);
-    const env = algorithmEnv({ jobName: jobName ?? "", paths: this.paths, config, checkpointDir, graceSeconds: this.options.graceSeconds });
+    const env = {
+      ...algorithmEnv({ jobName: jobName ?? "", paths: this.paths, config, checkpointDir, graceSeconds: this.options.graceSeconds }),
+      TRAINGUARD_RESUME_FROM: resumedFrom,
+    };
     const started = await startAlgorithm(this.options.command, env, this.log, (pid) => this.reaper.trackOwnChild(pid));
     if (isSpawnFailure(started)) return this.finish({ kind: "spawn-failed", failure: started });
 
@@ -168,6 +199,10 @@ class Supervisor {
       void this.status.transition("InProgress", "Training");
     }
     this.scheduleEstimateRefresh(checkpointDir);
+    this.remote?.startSync((lag) => {
+      void this.status.update({ checkpointSync: { ...this.status.current.checkpointSync, lag } });
+      this.log.debug({ event: "sync.lag", ...lag }, `checkpoints not yet remote: ${lag.checkpoints} (${lag.bytes} bytes)`);
+    });
 
     const exit = await started.exited;
     this.reaper.forgetOwnChild(started.pid);
@@ -199,6 +234,7 @@ class Supervisor {
     else this.writeStopFile();
     this.log.info({ event: "stop.requested", signal, phase: this.phase, deadline: new Date(this.stop.deadline).toISOString() }, `stop requested by ${signal}`);
     if (forwarded) this.logForwarded();
+    if (this.phase === "starting") this.starting.abort(new Error(`stopped by ${signal}`));
     if (this.phase === "finishing") {
       // Packaging already runs without a deadline: it gets one now.
       const timer = setTimeout(() => this.finishing.abort(new Error("stop deadline reached")), Math.max(0, this.finishingDeadline(this.stop) - Date.now()));
@@ -339,7 +375,9 @@ class Supervisor {
     if (verdict.failureReason !== null) {
       this.log.error({ event: "job.failure", reason: verdict.failureReason }, verdict.failureReason.split("\n")[0]);
     }
+    const flushing = this.flushCheckpoints();
     const packaging = await this.packageStage(verdict.reason);
+    await flushing;
     const failureReason = [verdict.failureReason, packaging.problem].filter((r): r is string => r !== null).join("\n") || null;
     if (failureReason !== null) await writeFailureFile(this.paths.failureFile, failureReason);
     // A stop that arrived while packaging still ends the job Stopped.
@@ -353,6 +391,8 @@ class Supervisor {
       case "not-started":
         // Nothing ran, nothing failed: exit as an unhandled stop signal would have.
         return { status: "Stopped", reason: "Stopped", exitCode: exitCodeForSignal(stop?.signal ?? "SIGTERM"), fields: {}, failureReason: null, message: "stopped before the algorithm started" };
+      case "resume-failed":
+        return { status: "Failed", reason: "Failed", exitCode: EXIT_RESUME_FAILED, fields: {}, failureReason: outcome.problem };
       case "spawn-failed": {
         const { failure } = outcome;
         const notFound = failure.code === "ENOENT";
@@ -441,6 +481,48 @@ class Supervisor {
     });
   }
 
+  private openCheckpointRemote(uri: string, config: JobConfig): Promise<CheckpointRemote> {
+    return CheckpointRemote.open({
+      uri,
+      source: this.options.checkpointUri !== undefined ? "--checkpoint-uri" : `${this.paths.checkpointConfig}: S3Uri`,
+      s3Endpoint: this.options.s3Endpoint,
+      hosts: config.resource.hosts,
+      currentHost: config.resource.currentHost,
+      checkpointDir: this.checkpointDir,
+      markers: this.options.commitMarkers,
+      keep: this.options.keep,
+      env: this.options.env,
+      log: this.log,
+    });
+  }
+
+  /** Before the algorithm starts: the newest complete remote checkpoint into the checkpoint dir. */
+  private async resumeStage(remote: CheckpointRemote): Promise<{ kind: "resumed"; dir: string } | { kind: "failed"; problem: string }> {
+    await this.status.transition("InProgress", "Downloading");
+    try {
+      const result = await remote.resume(this.starting.signal);
+      const dir = result.checkpoint === null ? "" : path.join(this.checkpointDir, result.checkpoint);
+      void this.status.update({ resumedFrom: result.checkpoint });
+      this.log.info({ event: "resume.checkpoint", checkpoint: result.checkpoint, downloadedBytes: result.downloadedBytes, skippedFiles: result.skippedFiles }, result.checkpoint ? `resuming from ${result.checkpoint}` : "no remote checkpoint: starting fresh");
+      return { kind: "resumed", dir };
+    } catch (err) {
+      if (this.stop) return { kind: "resumed", dir: "" };
+      const message = err instanceof Error ? err.message : String(err);
+      return { kind: "failed", problem: `trainguard: could not resume from ${remote.uri}: ${message}. The algorithm was not started, so it cannot overwrite the remote checkpoints.` };
+    }
+  }
+
+  /** Stop path: whatever the background sync has not made remote yet, by the deadline. */
+  private async flushCheckpoints(): Promise<void> {
+    if (!this.remote) return;
+    const deadline = this.stop ? this.finishingDeadline(this.stop) : Date.now() + UNBOUNDED_FLUSH_MS;
+    const flush = await this.remote.flush(deadline, this.finishing.signal);
+    if (!flush) return;
+    void this.status.update({ checkpointSync: { ...this.status.current.checkpointSync, flush } });
+    if (flush.ok || flush.code === "NO_CHECKPOINT") this.log.info({ event: "sync.flushed", ...flush }, "checkpoints are remote");
+    else this.log.warn({ event: "sync.flush-failed", ...flush }, `the newest checkpoint is not remote: ${flush.reason}`);
+  }
+
   /** Finishing work must be done by then: the deadline less the exit margin and the final status write. */
   private finishingDeadline(stop: StopState): number {
     return stop.deadline - EXIT_MARGIN_MS - FINAL_WRITE_MS;
@@ -464,7 +546,7 @@ class Supervisor {
   }
 }
 
-type Outcome = { kind: "not-started" } | { kind: "spawn-failed"; failure: SpawnFailure } | { kind: "exited"; exit: AlgorithmExit };
+type Outcome = { kind: "not-started" } | { kind: "resume-failed"; problem: string } | { kind: "spawn-failed"; failure: SpawnFailure } | { kind: "exited"; exit: AlgorithmExit };
 
 interface Verdict {
   readonly status: "Stopped" | "Completed" | "Failed";
