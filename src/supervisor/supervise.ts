@@ -13,14 +13,15 @@ import {
 } from "../contract/index.js";
 import { estimatePackageBytes, type CompressionMode, type ModelLayout, type StopReason } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
-import { startAlgorithm, isSpawnFailure, type AlgorithmExit, type AlgorithmProcess, type SpawnFailure } from "./algorithm.js";
-import { composeFailureReason, setAsideStaleFailureFile, writeFailureFile } from "./failure.js";
+import { startAlgorithm, isSpawnFailure, type AlgorithmProcess } from "./algorithm.js";
+import { setAsideStaleFailureFile, writeFailureFile } from "./failure.js";
 import { OrphanReaper } from "./reaper.js";
 import { checkpointReserveMs } from "./reserve.js";
 import { exitCodeForSignal, isStopSignal, type ReceivedSignal, type SignalInbox } from "./signals.js";
 import { CheckpointRemote } from "./checkpoint-remote.js";
 import { openOutput, ArchiveUpload, type OutputTarget } from "./output.js";
 import { packageModel } from "./package-model.js";
+import { judge, type Outcome } from "./verdict.js";
 import { StatusFile, type ArtifactStatus } from "./status.js";
 import { writeStopRequest } from "./stop-request.js";
 
@@ -54,12 +55,6 @@ export interface SuperviseOptions {
   readonly commitMarkers?: readonly string[];
 }
 
-/** Exit codes of trainguard itself (everything else mirrors the algorithm). */
-export const EXIT_COMMAND_NOT_FOUND = 127;
-export const EXIT_COMMAND_NOT_EXECUTABLE = 126;
-export const EXIT_INTERNAL_ERROR = 70;
-/** The newest remote checkpoint could not be downloaded (the remote is unreachable or holds unsafe keys). */
-export const EXIT_RESUME_FAILED = 75;
 
 /** The supervisor exits this long before the deadline at the latest, whatever is still running. */
 const EXIT_MARGIN_MS = 500;
@@ -371,7 +366,14 @@ class Supervisor {
 
   /** From how the algorithm ended to the job's end: verdict, packaging, failure file, final status. */
   private async finish(outcome: Outcome): Promise<number> {
-    const verdict = this.judge(outcome);
+    const verdict = judge(outcome, {
+      stop: this.stop ? { signal: this.stop.signal } : undefined,
+      stopSignal: this.options.stopSignal,
+      escalated: this.status.current.escalated,
+      command: this.options.command,
+      commandSource: this.options.commandSource,
+      stderrTail: this.algorithm?.stderrTail() ?? "",
+    });
     if (verdict.failureReason !== null) {
       this.log.error({ event: "job.failure", reason: verdict.failureReason }, verdict.failureReason.split("\n")[0]);
     }
@@ -383,47 +385,6 @@ class Supervisor {
     // A stop that arrived while packaging still ends the job Stopped.
     const status = this.stop ? "Stopped" : verdict.status;
     return this.end(status, verdict.exitCode, { ...verdict.fields, failureReason, artifact: packaging.artifact }, verdict.message);
-  }
-
-  private judge(outcome: Outcome): Verdict {
-    const stop = this.stop;
-    switch (outcome.kind) {
-      case "not-started":
-        // Nothing ran, nothing failed: exit as an unhandled stop signal would have.
-        return { status: "Stopped", reason: "Stopped", exitCode: exitCodeForSignal(stop?.signal ?? "SIGTERM"), fields: {}, failureReason: null, message: "stopped before the algorithm started" };
-      case "resume-failed":
-        return { status: "Failed", reason: "Failed", exitCode: EXIT_RESUME_FAILED, fields: {}, failureReason: outcome.problem };
-      case "spawn-failed": {
-        const { failure } = outcome;
-        const notFound = failure.code === "ENOENT";
-        const notExecutable = failure.code === "EACCES";
-        const exitCode = notFound ? EXIT_COMMAND_NOT_FOUND : notExecutable ? EXIT_COMMAND_NOT_EXECUTABLE : EXIT_INTERNAL_ERROR;
-        const what = notFound ? "command not found" : notExecutable ? "command is not executable (permission denied)" : failure.message;
-        const failureReason = `trainguard: cannot start the algorithm: ${what}: ${JSON.stringify(this.options.command[0])} (from ${this.options.commandSource}; full command ${JSON.stringify(this.options.command)}).`;
-        return { status: "Failed", reason: "Failed", exitCode, fields: {}, failureReason };
-      }
-      case "exited": {
-        const { exitCode, signal } = outcome.exit;
-        const code = exitCode ?? exitCodeForSignal(signal ?? "SIGKILL");
-        const fields = { exitCode, signal };
-        const stderrTail = this.algorithm?.stderrTail() ?? "";
-        if (stop) {
-          const escalated = this.status.current.escalated;
-          const endedByStop =
-            code === 0 || signal === this.options.stopSignal || code === exitCodeForSignal(this.options.stopSignal) || (escalated && signal === "SIGKILL");
-          if (endedByStop) {
-            const message = escalated ? "algorithm did not exit by the checkpoint deadline and was killed" : undefined;
-            return { status: "Stopped", reason: "Stopped", exitCode: code, fields, failureReason: null, ...(message ? { message } : {}) };
-          }
-          // It crashed while saving: the job is still Stopped, but the crash is what a user must see.
-          const failureReason = composeFailureReason(`Algorithm crashed while stopping: ${describeExit(outcome.exit)}.`, stderrTail);
-          return { status: "Stopped", reason: "Stopped", exitCode: code, fields, failureReason, message: "algorithm crashed while stopping" };
-        }
-        if (code === 0) return { status: "Completed", reason: "Completed", exitCode: 0, fields, failureReason: null };
-        const failureReason = composeFailureReason(`Algorithm failed: ${describeExit(outcome.exit)}.`, stderrTail);
-        return { status: "Failed", reason: "Failed", exitCode: code, fields, failureReason };
-      }
-    }
   }
 
   /**
@@ -546,18 +507,3 @@ class Supervisor {
   }
 }
 
-type Outcome = { kind: "not-started" } | { kind: "resume-failed"; problem: string } | { kind: "spawn-failed"; failure: SpawnFailure } | { kind: "exited"; exit: AlgorithmExit };
-
-interface Verdict {
-  readonly status: "Stopped" | "Completed" | "Failed";
-  /** What the artifact's manifest records. */
-  readonly reason: StopReason;
-  readonly exitCode: number;
-  readonly fields: { exitCode?: number | null; signal?: string | null };
-  readonly failureReason: string | null;
-  readonly message?: string;
-}
-
-function describeExit(exit: AlgorithmExit): string {
-  return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode}`;
-}
