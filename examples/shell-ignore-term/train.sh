@@ -1,0 +1,52 @@
+#!/bin/sh
+# An algorithm that ignores SIGTERM, as many real ones do (a shell PID 1, a framework that swallows
+# signals, a save loop that never checks). It checkpoints every CHECKPOINT_INTERVAL seconds
+# (default 0.5) into $SM_CHECKPOINT_DIR/step-N/ and runs until it is killed.
+#
+# Each checkpoint: files written into a temporary directory and fsynced, the directory renamed to
+# step-N, then the commit marker .trainguard-commit written last (temp file, fsync, rename). A
+# SIGKILL can land anywhere in that sequence; trainguard packages only checkpoints with a marker.
+#
+# `trap '' TERM` sets the disposition to "ignore", which every command it runs (sleep, mv, sync)
+# inherits, so the signal trainguard forwards to the process group is lost on all of them.
+# trainguard SIGKILLs the group at the checkpoint deadline and exits 137 (128 + SIGKILL).
+set -eu
+trap '' TERM
+
+dir=${SM_CHECKPOINT_DIR:-/opt/ml/checkpoints}
+interval=${CHECKPOINT_INTERVAL:-0.5}
+keep=${KEEP_CHECKPOINTS:-3}
+mkdir -p "$dir"
+rm -rf "$dir"/.tmp-step-*
+
+step=0
+state=1
+echo "[train.sh] ignoring SIGTERM; checkpoint every ${interval}s into $dir"
+while :; do
+  step=$((step + 1))
+  # "Training": a linear congruential generator, deterministic from step 1.
+  state=$(( (state * 1103515245 + 12345) % 2147483648 ))
+
+  tmp="$dir/.tmp-step-$step"
+  final="$dir/step-$step"
+  mkdir "$tmp"
+  printf 'step=%d\nstate=%d\n' "$step" "$state" > "$tmp/state.txt"
+  i=0
+  while [ "$i" -lt 64 ]; do printf '%d %d\n' "$step" "$i"; i=$((i + 1)); done > "$tmp/weights.txt"
+  sync "$tmp/state.txt" "$tmp/weights.txt" "$tmp"
+  rm -rf "$final"   # left incomplete by an earlier run: never resumed from, safe to replace
+  mv "$tmp" "$final"
+  sync "$dir"
+  printf '{"step": %d}\n' "$step" > "$final/.trainguard-commit.tmp"
+  sync "$final/.trainguard-commit.tmp"
+  mv "$final/.trainguard-commit.tmp" "$final/.trainguard-commit"
+  sync "$final"
+  echo "step=$step state=$state checkpoint=$final"
+
+  old="$dir/step-$((step - keep))"
+  if [ -d "$old" ]; then
+    rm -f "$old/.trainguard-commit"   # marker first: a deletion cut short is an incomplete checkpoint
+    rm -rf "$old"
+  fi
+  sleep "$interval"
+done
