@@ -102,7 +102,7 @@ async function feed(pack: tar.Pack, opts: ArchiveStreamOptions, manifestBytes: n
   const files: ManifestFile[] = [];
   for (const entry of opts.entries) {
     opts.signal?.throwIfAborted();
-    const mtime = new Date(entry.mtimeMs);
+    const mtime = tarTime(entry.mtimeMs);
     if (entry.type === "directory") {
       await addEntry(pack, { name: entry.path, type: "directory", mode: entry.mode, mtime });
       files.push(manifestFile(entry, EMPTY_SHA256));
@@ -121,6 +121,14 @@ async function feed(pack: tar.Pack, opts: ArchiveStreamOptions, manifestBytes: n
   }
   await addEntry(pack, { name: MANIFEST_NAME, type: "file", mode: 0o644, mtime: new Date(opts.manifest.createdAt) }, body);
   return manifest;
+}
+
+/**
+ * tar-stream writes mtime as `(ms / 1000) | 0`: past 2038 that wraps negative and breaks the
+ * header's octal field. Clamp instead; an mtime is not worth a corrupt archive.
+ */
+function tarTime(ms: number): Date {
+  return new Date(Math.min(Math.max(0, ms), 0x7fffffff * 1000));
 }
 
 function addEntry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, body?: Buffer): Promise<void> {
@@ -149,7 +157,7 @@ async function addFile(pack: tar.Pack, entry: PackEntry, signal: AbortSignal | u
     });
     done.catch(() => undefined);
     const sink = pack.entry(
-      { name: entry.path, type: "file", size: entry.size, mode: entry.mode, mtime: new Date(entry.mtimeMs) },
+      { name: entry.path, type: "file", size: entry.size, mode: entry.mode, mtime: tarTime(entry.mtimeMs) },
       (err) => settle(err),
     );
     // Destroyed with the pack's error when the attempt is torn down; that error is handled there.

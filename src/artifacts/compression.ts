@@ -2,7 +2,7 @@ import { open } from "node:fs/promises";
 import zlib from "node:zlib";
 import type { CompressionMode, EffectiveCompression, PackEntry } from "./types.js";
 import { defaultGzipConcurrency } from "./gzip-parallel.js";
-import { forEachLimited } from "./open-files.js";
+import { forEachLimited } from "./limit.js";
 import { READ_FLAGS } from "./open-flags.js";
 
 export interface CompressionPlan {

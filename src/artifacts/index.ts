@@ -1,10 +1,11 @@
 export { DEFAULT_COMMIT_MARKERS, selectCheckpoint, estimatePackageBytes, type SelectOptions } from "./select.js";
 export { packageCheckpoint, archiveFileName, type PackageOptions } from "./package.js";
 export { createArchiveStream, type ArchiveStream, type ArchiveStreamOptions } from "./archive-stream.js";
-export { stageFile, writeStreamAtomic, removeStaleTemps, type StagedFile } from "./atomic-file.js";
+export { stageFile, commitTogether, writeStreamAtomic, removeStaleTemps, type StagedFile } from "./atomic-file.js";
 export { planCompression, type CompressionPlan, type CompressionSample } from "./compression.js";
 export { gzipStream, storedGzipBytes, GZIP_BLOCK_BYTES, type GzipStreamOptions } from "./gzip-parallel.js";
 export { verifyArchive, formatVerifyReport } from "./verify.js";
+export { filesBeingWritten } from "./open-files.js";
 export { PackagingError, type PackagingErrorCode } from "./errors.js";
 export { MANIFEST_NAME, isSafeArchivePath } from "./paths.js";
 export type { ManifestBase, SidecarManifest } from "./manifest.js";

@@ -1,4 +1,6 @@
-import { readFile, readdir, readlink } from "node:fs/promises";
+import { readFile, readdir, readlink, realpath } from "node:fs/promises";
+import path from "node:path";
+import { forEachLimited } from "./limit.js";
 
 const O_ACCMODE = 0o3;
 
@@ -52,13 +54,19 @@ async function writableFd(pid: string, fd: string): Promise<boolean> {
   }
 }
 
-export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  });
-  await Promise.all(workers);
+/**
+ * The top-level files of `dir` that some process holds open for writing, as canonical paths.
+ * Called just before the algorithm is SIGKILLed: a file it is writing at that moment is cut in
+ * half, and once the writer is dead nothing else could tell.
+ */
+export async function filesBeingWritten(dir: string): Promise<Set<string>> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return new Set();
+  }
+  const real = await Promise.all(names.map((name) => realpath(path.join(dir, name)).catch(() => undefined)));
+  const candidates = new Set(real.filter((p): p is string => p !== undefined));
+  return new Set((await openForWriting(candidates)).keys());
 }

@@ -1,5 +1,5 @@
 import { mkdir } from "node:fs/promises";
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, Transform, type Readable } from "node:stream";
 import path from "node:path";
 import type { Logger } from "../log/index.js";
 import type { ArtifactResult, CompressionMode, ModelLayout, PackableSelection, PackEntry, ProgressInfo, SkippedEntry, StopReason } from "./types.js";
@@ -7,7 +7,7 @@ import { FileChangedError, PackagingError, toPackagingError } from "./errors.js"
 import { cancellation } from "./deadline.js";
 import { planCompression } from "./compression.js";
 import { createArchiveStream } from "./archive-stream.js";
-import { removeStaleTemps, stageFile, type StagedFile } from "./atomic-file.js";
+import { commitTogether, removeStaleTemps, stageFile, type StagedFile } from "./atomic-file.js";
 import { serializeManifest, trainguardVersion, type ManifestBase } from "./manifest.js";
 import { progressMeter, type ProgressMeter } from "./progress.js";
 import { placeFiles } from "./files-layout.js";
@@ -128,7 +128,7 @@ async function packageArchive(
       onTarBytes: (n) => meter?.add(n),
     });
     meter = progressMeter(archive.tarBytes, opts.onProgress);
-    const local = teeArchive(archive.stream, fileName, archive.archiveBytes, opts.tee);
+    const local = teeArchive(archive.stream, fileName, archive.archiveBytes, opts.tee, opts.deadline, log);
     let staged: StagedFile;
     try {
       staged = await stageFile(local, finalPath, { signal });
@@ -163,13 +163,9 @@ async function packageArchive(
       await Promise.all([staged.discard(), sidecar.discard()]);
       throw signal.reason;
     }
-    try {
-      await staged.commit({ syncDirectory: false });
-    } catch (err) {
-      await sidecar.discard();
-      throw err;
-    }
-    await sidecar.commit({ syncDirectory: true });
+    // Archive first: a kill between the two renames leaves the old sidecar beside the new
+    // archive (its archive.sha256 tells), never a new sidecar beside the old archive.
+    commitTogether([staged, sidecar]);
 
     const files = manifest.files.filter((f) => f.type === "file").length;
     return {
@@ -191,18 +187,41 @@ async function packageArchive(
 
 /**
  * Split the archive stream into the local file's copy and the tee's copy. `pipe` to two
- * destinations goes at the pace of the slower one (bounded memory), and a destination that is
- * destroyed (an upload that gave up at its deadline) is unpiped while the other goes on.
+ * destinations goes at the pace of the slower one (bounded memory, one read of the files). The
+ * local artifact comes first, though: a copy whose consumer stops reading altogether (an upload
+ * stalled on a dead connection) is cut loose after a stall window, and the local write goes on.
  */
 function teeArchive(
   source: Readable,
   fileName: string,
   expectedBytes: number | undefined,
   tee: PackageOptions["tee"],
+  deadline: number | undefined,
+  log: Logger | undefined,
 ): Readable {
   if (!tee) return source;
   const local = new PassThrough();
-  const remote = new PassThrough();
+  let lastRead = Date.now();
+  const remote = new Transform({
+    // Called only as fast as the consumer reads (the readable side applies backpressure).
+    transform(chunk: Buffer, _encoding, done) {
+      lastRead = Date.now();
+      done(null, chunk);
+    },
+  });
+  const stallMs = deadline === undefined ? TEE_STALL_MAX_MS : Math.min(TEE_STALL_MAX_MS, Math.max(TEE_STALL_MIN_MS, (deadline - Date.now()) * 0.2));
+  const watch = setInterval(() => {
+    if (!remote.writableNeedDrain || Date.now() - lastRead < stallMs) return;
+    clearInterval(watch);
+    log?.warn({ event: "artifact.tee-detached", stalledMs: Date.now() - lastRead }, "the archive's second consumer stopped reading; the local archive goes on without it");
+    source.unpipe(remote);
+    remote.destroy(new Error(`the consumer read nothing for ${Math.round(stallMs)} ms while the local archive was being written; it was cut loose so the local archive is not held back`));
+  }, Math.max(50, Math.round(stallMs / 4)));
+  watch.unref();
+  const stopWatching = (): void => clearInterval(watch);
+  remote.once("close", stopWatching);
+  local.once("close", stopWatching);
+  source.once("end", stopWatching);
   source.on("error", (err) => {
     local.destroy(err);
     remote.destroy(err);
@@ -212,3 +231,7 @@ function teeArchive(
   tee(remote, { fileName, expectedBytes });
   return local;
 }
+
+/** How long a tee consumer may read nothing before it is cut loose: a fifth of the time left, within these bounds. */
+const TEE_STALL_MIN_MS = 500;
+const TEE_STALL_MAX_MS = 10_000;

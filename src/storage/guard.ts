@@ -147,7 +147,8 @@ export class UploadGuard {
     if (this.deadline === undefined || this.giveUpAt === undefined) return AbortSignal.timeout(CLEANUP_WITHOUT_DEADLINE_MS);
     const reserve = this.deadline - this.giveUpAt;
     const until = this.deadline - reserve / 4;
-    return AbortSignal.timeout(Math.max(1, until - Date.now()));
+    // AbortSignal.timeout takes whole milliseconds only: a fraction throws ERR_OUT_OF_RANGE.
+    return AbortSignal.timeout(Math.max(1, Math.floor(until - Date.now())));
   }
 
   dispose(): void {

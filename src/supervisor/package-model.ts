@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { readdir, realpath } from "node:fs/promises";
 import {
   MANIFEST_NAME,
   PackagingError,
@@ -26,6 +26,8 @@ export interface PackageModelInput {
   readonly deadline?: number;
   readonly signal?: AbortSignal;
   readonly log: Logger;
+  /** Canonical paths of files the algorithm was writing when it was killed: never packaged. */
+  readonly cutOff?: ReadonlySet<string>;
   /** A second consumer of the archive bytes: the upload. */
   readonly tee?: PackageOptions["tee"];
 }
@@ -52,6 +54,16 @@ export async function packageModel(input: PackageModelInput): Promise<PackageMod
     }
     log.warn({ event: "package.nothing", reason: selection.reason }, "nothing to package");
     return { kind: "problem", problem: `No model was saved: ${selection.reason}, and ${input.modelDir} is empty.` };
+  }
+  if (selection.kind === "flat" && input.cutOff && input.cutOff.size > 0) {
+    const cut = await Promise.all(selection.files.map(async (f) => input.cutOff?.has(await realpath(f.abs).catch(() => f.abs)) === true));
+    const dropped = selection.files.filter((_, i) => cut[i]);
+    for (const file of dropped) log.warn({ event: "package.cut-off", path: file.path }, "not packaged: the algorithm was writing it when it was killed");
+    selection.files = selection.files.filter((_, i) => !cut[i]);
+    selection.skipped = [...selection.skipped, ...dropped.map((f) => ({ path: f.path, reason: "the algorithm was writing it when it was killed at the checkpoint deadline" }))];
+    if (!selection.files.some((f) => f.type === "file")) {
+      return { kind: "problem", problem: `No model was saved: the only files in ${input.checkpointDir} were being written when the algorithm was killed (${dropped.map((f) => f.path).join(", ")}).` };
+    }
   }
   const progress = progressReporter(log, input.deadline);
   log.info({ event: "package.start", checkpoint: selection.kind === "directory" ? selection.name : "(files)", files: selection.files.length, compression: input.compression, layout: input.layout }, "packaging the newest complete checkpoint");

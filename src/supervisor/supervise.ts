@@ -11,7 +11,7 @@ import {
   type JobConfig,
   type MlPaths,
 } from "../contract/index.js";
-import { estimatePackageBytes, type CompressionMode, type ModelLayout, type StopReason } from "../artifacts/index.js";
+import { estimatePackageBytes, filesBeingWritten, type CompressionMode, type ModelLayout, type StopReason } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
 import { startAlgorithm, isSpawnFailure, type AlgorithmProcess } from "./algorithm.js";
 import { setAsideStaleFailureFile, writeFailureFile } from "./failure.js";
@@ -19,8 +19,8 @@ import { OrphanReaper } from "./reaper.js";
 import { checkpointReserveMs } from "./reserve.js";
 import { exitCodeForSignal, isStopSignal, type ReceivedSignal, type SignalInbox } from "./signals.js";
 import { CheckpointRemote } from "./checkpoint-remote.js";
-import { openOutput, ArchiveUpload, type OutputTarget } from "./output.js";
-import { packageModel } from "./package-model.js";
+import { openOutput, type OutputTarget } from "./output.js";
+import { packageAndUpload } from "./package-stage.js";
 import { judge, type Outcome } from "./verdict.js";
 import { StatusFile, type ArtifactStatus } from "./status.js";
 import { writeStopRequest } from "./stop-request.js";
@@ -57,11 +57,13 @@ export interface SuperviseOptions {
 
 
 /** The supervisor exits this long before the deadline at the latest, whatever is still running. */
-const EXIT_MARGIN_MS = 500;
+export const EXIT_MARGIN_MS = 500;
 /** Without a stop, the final checkpoint sync still ends at some point rather than hanging the exit. */
 const UNBOUNDED_FLUSH_MS = 3_600_000;
+/** At most this long between the checkpoint deadline and the SIGKILL, to note files being written. */
+const CUT_OFF_SCAN_MS = 200;
 /** Kept back from finishing work for the last status write and exit. */
-const FINAL_WRITE_MS = 250;
+export const FINAL_WRITE_MS = 250;
 /** How often the size of what would be packaged is re-measured while training runs. */
 const ESTIMATE_REFRESH_MS = 10_000;
 
@@ -91,6 +93,8 @@ class Supervisor {
   private estimatedPackageBytes = 0;
   private checkpointDir = "";
   private output: OutputTarget | undefined;
+  /** Files the algorithm was writing when it was SIGKILLed. */
+  private cutOff: ReadonlySet<string> = new Set();
   private remote: CheckpointRemote | undefined;
   /** Aborts the resume download when a stop arrives before the algorithm started. */
   private readonly starting = new AbortController();
@@ -177,6 +181,9 @@ class Supervisor {
     const env = {
       ...algorithmEnv({ jobName: jobName ?? "", paths: this.paths, config, checkpointDir, graceSeconds: this.options.graceSeconds }),
       TRAINGUARD_RESUME_FROM: resumedFrom,
+      // The checkpoint request the algorithm will get: a Node algorithm (runTraining) must install
+      // a handler for it, or a signal whose default action is to terminate would end it unsaved.
+      TRAINGUARD_STOP_SIGNAL: this.options.stopSignal,
     };
     const started = await startAlgorithm(this.options.command, env, this.log, (pid) => this.reaper.trackOwnChild(pid));
     if (isSpawnFailure(started)) return this.finish({ kind: "spawn-failed", failure: started });
@@ -305,9 +312,15 @@ class Supervisor {
 
   private escalate(): void {
     if (this.phase !== "running" || !this.algorithm) return;
-    this.log.warn({ event: "algorithm.escalate", pid: this.algorithm.pid }, "checkpoint deadline reached: sending SIGKILL to the algorithm's process group");
+    const algorithm = this.algorithm;
+    this.log.warn({ event: "algorithm.escalate", pid: algorithm.pid }, "checkpoint deadline reached: sending SIGKILL to the algorithm's process group");
     void this.status.update({ escalated: true });
-    this.algorithm.signalGroup("SIGKILL");
+    // What it is writing now will be cut in half by the kill: note it first (bounded, the kill must not wait long).
+    const scan = filesBeingWritten(this.checkpointDir).then((files) => {
+      this.cutOff = files;
+      if (files.size > 0) this.log.warn({ event: "algorithm.cut-off", files: [...files] }, "files still being written when the algorithm is killed will not be packaged");
+    });
+    void Promise.race([scan, new Promise((resolve) => setTimeout(resolve, CUT_OFF_SCAN_MS))]).finally(() => algorithm.signalGroup("SIGKILL"));
   }
 
   /**
@@ -378,7 +391,8 @@ class Supervisor {
       this.log.error({ event: "job.failure", reason: verdict.failureReason }, verdict.failureReason.split("\n")[0]);
     }
     const flushing = this.flushCheckpoints();
-    const packaging = await this.packageStage(verdict.reason);
+    // A failed resume never started the algorithm: the checkpoint dir holds nothing of this run.
+    const packaging = outcome.kind === "resume-failed" ? { artifact: null, problem: null } : await this.packageStage(verdict.reason);
     await flushing;
     const failureReason = [verdict.failureReason, packaging.problem].filter((r): r is string => r !== null).join("\n") || null;
     if (failureReason !== null) await writeFailureFile(this.paths.failureFile, failureReason);
@@ -395,35 +409,20 @@ class Supervisor {
   private async packageStage(reason: StopReason): Promise<{ artifact: ArtifactStatus | null; problem: string | null }> {
     if (reason === "Completed" && this.options.onComplete !== "package") return { artifact: null, problem: null };
     await this.status.transition(this.stop ? "Stopping" : "InProgress", "Uploading");
-    const upload = this.output
-      ? new ArchiveUpload(this.output, { deadline: () => (this.stop ? this.finishingDeadline(this.stop) : undefined), signal: this.finishing.signal }, this.log)
-      : undefined;
-    const outcome = await packageModel({
-      ...(upload ? { tee: upload.consume } : {}),
+    return packageAndUpload({
       reason,
       checkpointDir: this.checkpointDir,
       modelDir: this.paths.modelDir,
       jobName: this.status.current.TrainingJobName ?? "unnamed",
       compression: this.options.compression,
       layout: this.options.modelLayout,
-      ...(this.options.commitMarkers ? { markers: [...this.options.commitMarkers] } : {}),
-      ...(this.stop ? { deadline: this.finishingDeadline(this.stop) } : {}),
+      markers: this.options.commitMarkers,
+      output: this.output,
+      deadline: () => (this.stop ? this.finishingDeadline(this.stop) : undefined),
       signal: this.finishing.signal,
       log: this.log,
+      cutOff: this.cutOff,
     });
-    const uploaded = await upload?.finish(outcome.kind === "packaged" ? outcome.result.manifestPath : undefined);
-    switch (outcome.kind) {
-      case "packaged":
-        return {
-          artifact: { ...outcome.artifact, uploadedTo: uploaded?.uploadedTo ?? null, ...(uploaded?.problem ? { uploadError: uploaded.problem } : {}) },
-          problem: uploaded?.problem ?? null,
-        };
-      case "algorithm-model":
-        this.log.info({ event: "package.skipped", note: outcome.note }, outcome.note);
-        return { artifact: null, problem: null };
-      case "problem":
-        return { artifact: null, problem: outcome.problem };
-    }
   }
 
   private async openOutputTarget(jobName: string, config: JobConfig): Promise<OutputTarget> {

@@ -163,6 +163,12 @@ export class CheckpointSync {
             const c = counts();
             const done = { ok: true as const, checkpoint: name, skippedFiles: ran ? Math.max(0, files.length - c.files - c.copiedFiles) : files.length, ...c };
             this.log.info({ event: "sync.flush.done", ...done }, "newest checkpoint is remote");
+            // --keep holds after the stop too: the flushed checkpoint may push an older one out.
+            if (pruneVictims(remote, this.keep).length > 0) {
+              await pruneRemote({ store: this.store, prefix: this.prefix, markers: this.markers, remote, keep: this.keep, log: this.log, signal }).catch((err: unknown) =>
+                this.log.warn({ event: "sync.error", phase: "prune", error: oneLine(err) }, "could not remove old remote checkpoints"),
+              );
+            }
             // status.json shows lag: it should say the stop left nothing behind.
             await raceSignal(this.plan(remote), signal).catch(() => undefined);
             return done;
