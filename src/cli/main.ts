@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
 import { ConfigError, EXIT_CONFIG_ERROR, resolveMlRoot } from "../contract/index.js";
 import { createLogger } from "../log/index.js";
-import { recordRefusedStart, supervise, type SignalInbox } from "../supervisor/index.js";
-import { optionsHelp, parseRunArgs, parseTrainCommand } from "./options.js";
+import { optionsHelp, parseRunArgs, parseTrainCommand, recordRefusedStart, supervise, type SignalInbox } from "../supervisor/index.js";
 
 export const USAGE = `trainguard: a PID-1 entrypoint that makes a stopped training job still produce a valid model
 

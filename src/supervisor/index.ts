@@ -11,3 +11,4 @@ export { writeStopRequest, type StopRequest } from "./stop-request.js";
 export { packageAndUpload, type PackageStageInput, type PackageStageResult } from "./package-stage.js";
 export { openOutput, ArchiveUpload, type OutputTarget } from "./output.js";
 export { CheckpointRemote } from "./checkpoint-remote.js";
+export { parseRunArgs, parseStopSignal, parseTrainCommand, optionsHelp, MAX_GRACE_SECONDS, type RunOptions } from "./options.js";

@@ -13,7 +13,7 @@ const execFileAsync = promisify(execFile);
 export const BASE_IMAGE = "trainguard:local";
 export const PYTHON_IMAGE = "trainguard-example-python:local";
 export const SHELL_IMAGE = "trainguard-example-shell:local";
-// NODE_IMAGE = "trainguard-example-node:local": add with examples/node-train (docker/ci-setup.sh EXAMPLES).
+export const NODE_IMAGE = "trainguard-example-node:local";
 
 export const COMMIT_MARKER = ".trainguard-commit";
 const SETUP_HINT = "run `bash docker/ci-setup.sh` (as root) first: it starts the engine and builds the images; the tests never build them";
@@ -208,7 +208,7 @@ export async function checkpoints(dir: string): Promise<Checkpoints> {
     return { complete: [], other: [] };
   }
   for (const name of names) {
-    const step = /^step-(\d+)$/.exec(name)?.[1];
+    const step = /^(?:step|epoch)-(\d+)$/.exec(name)?.[1];
     if (step !== undefined && existsSync(path.join(dir, name, COMMIT_MARKER))) complete.push({ name, step: Number(step) });
     else other.push(name);
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/contract/index.js";
-import { parseRunArgs, parseStopSignal, parseTrainCommand } from "../../src/cli/options.js";
+import { parseRunArgs, parseStopSignal, parseTrainCommand } from "../../src/supervisor/index.js";
 
 describe("run options", () => {
   it("has the documented defaults", () => {

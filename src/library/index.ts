@@ -1,0 +1,11 @@
+export { runTraining } from "./run-training.js";
+export type { TrainingOptions } from "./options.js";
+export type { TrainFunction, TrainingResult } from "./result.js";
+export type { TrainingContext, TrainingDirs } from "./context.js";
+export { Hyperparameters } from "./hyperparameters.js";
+export { StopRequested } from "./stop-state.js";
+export { CheckpointsFrozen } from "./checkpoint-keeper.js";
+export { saveCheckpoint, latestCheckpoint, removeStaleStaging, COMMIT_MARKER, STAGING_DIR, type SavedCheckpoint, type SaveOptions } from "./checkpoints.js";
+export { formatMetric, metricRegex, printMetric, METRIC_PREFIX } from "./metric.js";
+export { trainErrorReason } from "./failure-reason.js";
+export { STOP_FILE_POLL_MS } from "./stop-listener.js";
