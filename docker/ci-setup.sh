@@ -14,11 +14,11 @@ cd "$(dirname "$0")/.."
 
 OS_IMAGE=trainguard-os:bookworm
 IMAGE=trainguard:local
-# example dir : image. The Node example (examples/node-train, the library's runTraining) goes here
-# as "node-train:trainguard-example-node:local" once it exists.
+# example dir : image (examples/node-train uses the library's runTraining).
 EXAMPLES=(
   "python-train:trainguard-example-python:local"
   "shell-ignore-term:trainguard-example-shell:local"
+  "node-train:trainguard-example-node:local"
 )
 ROOTFS_CACHE=${TRAINGUARD_ROOTFS_CACHE:-/var/cache/trainguard-rootfs}
 ROOTFS="$ROOTFS_CACHE/bookworm"
