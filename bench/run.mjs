@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Benchmark entry: `npm run bench [-- <name>... ] [--trials=N] [--settle-ms=N] [--batch=N] [--runs=N] [--out=FILE] [--markdown] [--quiet]`
+// Benchmark entry: `npm run bench [-- <name>... ] [--trials=N] [--settle-ms=N] [--batch=N] [--runs=N] [--rounds=N] [--data-dir=DIR] [--keep-data] [--out=FILE] [--markdown] [--quiet]`
 //
 // Runs every module in MODULES (or those named), prints one table per module and writes all
 // results, with the machine they were measured on, to bench/results/latest.json.
@@ -13,8 +13,19 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import path from "node:path";
 import { BENCH_DIR, BenchError, createContext, machineInfo } from "./lib/context.mjs";
+import { BenchData, DEFAULT_DATA_DIR } from "./lib/data.mjs";
 
-const MODULES = ["./signal-latency.mjs", "./startup.mjs", "./idle-rss.mjs"];
+const MODULES = [
+  "./signal-latency.mjs",
+  "./startup.mjs",
+  "./idle-rss.mjs",
+  "./packaging.mjs",
+  "./packaging-text.mjs",
+  "./packaging-rss.mjs",
+  "./stop-path.mjs",
+  "./stop-rss.mjs",
+  "./stop-sync.mjs",
+];
 
 function parseArgs(argv) {
   const options = { names: [] };
@@ -35,6 +46,9 @@ function parseArgs(argv) {
       case "settle-ms": options.settleMs = int(); break;
       case "runs": options.runs = int(); break;
       case "batch": options.batch = int(); break;
+      case "rounds": options.rounds = int(); break;
+      case "data-dir": options.dataDir = value; break;
+      case "keep-data": options.keepData = true; break;
       case "out": options.out = value; break;
       case "quiet": options.quiet = true; break;
       case "markdown": options.markdown = true; break;
@@ -78,9 +92,11 @@ function noiseMeter() {
 }
 
 function printMarkdown({ columns, rows }) {
-  console.log(`| ${columns.join(" | ")} |`);
+  // Cells may hold shell pipelines: a bare "|" would split the Markdown cell.
+  const cell = (c) => String(c).replaceAll("|", "\\|");
+  console.log(`| ${columns.map(cell).join(" | ")} |`);
   console.log(`|${columns.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`);
-  for (const row of rows) console.log(`| ${row.join(" | ")} |`);
+  for (const row of rows) console.log(`| ${row.map(cell).join(" | ")} |`);
 }
 
 function printTable({ columns, rows }) {
@@ -96,13 +112,16 @@ async function main() {
   const options = parseArgs(process.argv.slice(2));
   const modules = await Promise.all(MODULES.map((m) => import(m)));
   if (options.help) {
-    console.log("usage: npm run bench -- [name...] [--trials=N] [--settle-ms=N] [--batch=N] [--runs=N] [--out=FILE] [--markdown] [--quiet]\n");
-    for (const m of modules) console.log(`  ${m.meta.name.padEnd(10)} ${m.meta.title}${m.meta.aliases ? ` (also: ${m.meta.aliases.join(", ")})` : ""}`);
+    console.log("usage: npm run bench -- [name...] [--trials=N] [--settle-ms=N] [--batch=N] [--runs=N] [--rounds=N] [--data-dir=DIR] [--keep-data] [--out=FILE] [--markdown] [--quiet]\n");
+    for (const m of modules) console.log(`  ${m.meta.name.padEnd(14)} ${m.meta.title}${m.meta.aliases ? ` (also: ${m.meta.aliases.join(", ")})` : ""}`);
     console.log(`
   --trials=N     signal: trials per supervisor (200)
   --settle-ms=N  signal: idle time after a batch is ready, before the first signal (1000)
   --batch=N      signal: supervisors of each kind started together (10)
   --runs=N       startup: runs per command (30)
+  --rounds=N     packaging, packaging-text, stop-path, stop-sync: rounds of every variant (2)
+  --data-dir=DIR generated data, outputs and the embedded S3's objects (${DEFAULT_DATA_DIR})
+  --keep-data    keep the generated data (GBs) for the next run instead of removing it at the end
   --out=FILE     JSON results (bench/results/latest.json)
   --markdown     print the tables as Markdown (for BENCHMARKS.md)
   --quiet        no progress line`);
@@ -146,6 +165,8 @@ async function main() {
     }
   } finally {
     ctx.cleanup();
+    // Data sets are shared by modules of one run; removed once at the end unless --keep-data.
+    if (!options.keepData && [...new Set(selected)].some((m) => m.meta.data)) new BenchData(options.dataDir).removeBig();
   }
   report.totalSeconds = Math.round((Date.now() - started) / 100) / 10;
   const out = options.out ?? path.join(BENCH_DIR, "results", "latest.json");
