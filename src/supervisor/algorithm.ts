@@ -85,6 +85,13 @@ export async function startAlgorithm(
     });
   });
 
+  // A no-op signal (0) to the new group compiles process.kill's JavaScript now, not on the stop.
+  try {
+    process.kill(-pid, 0);
+  } catch {
+    // the group may already be gone; the real signal reports that
+  }
+
   return {
     pid,
     exited,

@@ -23,7 +23,7 @@ import { openOutput, type OutputTarget } from "./output.js";
 import { packageAndUpload } from "./package-stage.js";
 import { judge, type Outcome } from "./verdict.js";
 import { StatusFile, type ArtifactStatus } from "./status.js";
-import { writeStopRequest } from "./stop-request.js";
+import { rehearseStopRequest, writeStopRequest } from "./stop-request.js";
 
 export interface SuperviseOptions {
   /** argv of the algorithm; never run through a shell. */
@@ -123,6 +123,7 @@ class Supervisor {
     // before held signals are delivered: a stop that arrived during start-up writes a fresh one.
     mkdirSync(this.paths.trainguardDir, { recursive: true });
     rmSync(this.paths.stopRequestFile, { force: true });
+    rehearseStopRequest(this.paths.stopRequestFile);
     this.options.inbox.attach((received) => this.onSignal(received));
     if (process.pid === 1) this.reaper.start();
     try {
