@@ -9,12 +9,13 @@
 // supervisor that has sat idle for hours, and an idle Node process answers measurably slower than
 // one that has just started (on the development machine, alternating in one run: median ~3 ms
 // after 50 ms idle, ~7 ms after 2 s; tini unchanged). So supervisors are started in batches, left idle for --settle-ms
-// after the whole batch is ready, then signalled one at a time, trainguard and tini alternating,
+// after the whole batch is ready, then signalled one at a time, the supervisors taking turns (trainguard, tini, and a bare Node
+// forwarder that shows Node's own share),
 // each only after the previous one has exited: nothing else of ours runs while a signal is in flight.
 import { rmSync } from "node:fs";
 import { fmt, rounded, summarize } from "./lib/stats.mjs";
 import { LineReader, childrenOf, namespaceInit, nowNs, sleep, start, tryKill, withTimeout } from "./lib/proc.mjs";
-import { inNamespace, supervisors } from "./lib/context.mjs";
+import { bareNodeSupervisor, inNamespace, supervisors } from "./lib/context.mjs";
 import { spawn } from "node:child_process";
 
 export const meta = {
@@ -140,7 +141,7 @@ export async function run(ctx) {
   const batchPairs = Math.min(ctx.options.batch ?? 10, trials);
   const tgbench = ctx.native();
   const sender = startSender(tgbench);
-  const sups = supervisors();
+  const sups = [...supervisors(), bareNodeSupervisor()];
   const samples = Object.fromEntries(sups.map((s) => [s.id, { latency: [], stopToExit: [], idle: [], exitCodes: {}, errors: [] }]));
   const startedAt = Date.now();
   try {
@@ -206,7 +207,8 @@ export async function run(ctx) {
       }),
     },
     notes: [
-      `${trials} trials per supervisor, fresh supervisor per trial as PID 1 of its own PID namespace, signalled after >= ${settleMs} ms idle (median ${fmt(results.trainguard.idleBeforeSignalMs.median, 0)} ms), trainguard and tini alternating.`,
+      `${trials} trials per supervisor, fresh supervisor per trial as PID 1 of its own PID namespace, signalled after >= ${settleMs} ms idle (median ${fmt(results.trainguard.idleBeforeSignalMs.median, 0)} ms), supervisors taking turns.`,
+      `bare node (spawn + process.on(SIGTERM) + process.kill, nothing else) is the floor for a supervisor written in Node: median ${fmt(results["bare node"].latencyMs.median, 2)} ms, p99 ${fmt(results["bare node"].latencyMs.p99, 2)} ms.`,
       `trainguard/tini: median x${(tg.median / ti.median).toFixed(1)}, p99 x${(tg.p99 / ti.p99).toFixed(1)}. Target: trainguard p99 < 10 ms -> ${tg.p99 < 10 ? "met" : "NOT met"}.`,
     ],
   };

@@ -42,6 +42,14 @@ function requireExecutable(file, hint) {
  * A supervisor under test: `argv(mlRoot, command)` is the command line that supervises `command`.
  * Both run the same algorithm with the same stdio; only the supervisor differs.
  */
+/** A Node PID 1 that only forwards SIGTERM: the floor under trainguard's forwarding delay. */
+export function bareNodeSupervisor() {
+  return {
+    id: "bare node",
+    argv: (_mlRoot, command) => [process.execPath, path.join(BENCH_DIR, "lib", "bare-node-pid1.mjs"), ...command],
+  };
+}
+
 export function supervisors() {
   return [
     {
