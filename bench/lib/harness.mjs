@@ -116,14 +116,12 @@ export function s3(args, opts) {
  * The embedded S3 server (`trainguard s3 serve`) in a process of its own, on a free loopback
  * port, objects under `dir` (emptied first). Resolves once it prints its endpoint.
  *
- * Run with --openssl-legacy-provider: s3rver 3.7 makes ListObjectsV2 continuation tokens with
- * DES, which OpenSSL 3 (Node 17+) refuses without the legacy provider, so every listing of more
- * than 1,000 keys (one page) fails with HTTP 500 InternalError. The checkpoint-sync benchmark
- * lists ~10,000 keys. Only the server process gets the flag; trainguard runs as it ships.
+ * It runs as shipped: listings of more than 1,000 keys (the checkpoint-sync benchmark lists
+ * ~10,000) work since src/local/s3rver-tokens.ts, without --openssl-legacy-provider.
  */
 export async function startS3Server(dir, bucket = "bench") {
   rmSync(dir, { recursive: true, force: true });
-  const proc = start([process.execPath, "--openssl-legacy-provider", ENTRY, "s3", "serve", "--port", "0", "--dir", dir, "--bucket", bucket]);
+  const proc = start([process.execPath, ENTRY, "s3", "serve", "--port", "0", "--dir", dir, "--bucket", bucket]);
   const line = await withTimeout(proc.stdout.next((l) => /S3 endpoint http:\/\//.test(l)), 30_000, "trainguard s3 serve to print its endpoint").catch((err) => {
     tryKill(proc.child.pid);
     throw new Error(`${err.message}: ${proc.stderrTail()}`);

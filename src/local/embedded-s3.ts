@@ -6,7 +6,9 @@ import path from "node:path";
 import { format } from "node:util";
 import type { Logger } from "../log/index.js";
 import { bucketNameProblem } from "../storage/index.js";
-import { makePutObjectAtomic, type S3rverStore } from "./s3rver-atomic.js";
+import { makePutObjectAtomic } from "./s3rver-atomic.js";
+import { completeMultipartLikeS3, type S3rverMultipartStore } from "./s3rver-multipart.js";
+import { serveSingleDesWithTripleDes } from "./s3rver-tokens.js";
 
 export interface EmbeddedS3Options {
   /** Where objects are kept; a temporary directory (removed on close) when omitted. */
@@ -36,7 +38,7 @@ interface S3rverInstance {
   run(): Promise<{ address: string; port: number }>;
   close(): Promise<void>;
   httpServer?: Server;
-  store: S3rverStore;
+  store: S3rverMultipartStore;
   /** A winston logger; its per-request koa-logger lines go through `info` too. */
   logger: Record<string, unknown>;
 }
@@ -72,7 +74,9 @@ const CLOSE_GRACE_MS = 1_000;
 /**
  * An S3-compatible server on loopback for `trainguard local` and tests (s3rver, filesystem
  * backed). Its limits, from FIELD-NOTES: no AbortMultipartUpload (MethodNotAllowed) and no
- * ListMultipartUploads. Unlike plain s3rver, objects appear only complete (see s3rver-atomic.ts).
+ * ListMultipartUploads. Unlike plain s3rver, objects appear only complete (s3rver-atomic.ts),
+ * CompleteMultipartUpload behaves as S3's (s3rver-multipart.ts), and listings of more than 1,000
+ * keys work on OpenSSL 3 (s3rver-tokens.ts).
  */
 export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<EmbeddedS3> {
   const buckets = options.buckets ?? [];
@@ -94,6 +98,8 @@ export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<
     resetOnClose: false,
   });
   makePutObjectAtomic(server.store);
+  completeMultipartLikeS3(server.store);
+  serveSingleDesWithTripleDes();
   quiet(server.logger, options.log);
   let address;
   try {
