@@ -16,6 +16,9 @@ import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, MAX_PARTS, MIN_PART_SIZE, PartRe
 import { withRetries, type RetryContext } from "./retry.js";
 import type { PutResult, PutStreamOptions } from "./types.js";
 
+/** How far the server's LastModified may trail our clock and still count as "after we sent it". */
+const COMPLETE_CLOCK_SLACK_MS = 2_000;
+
 export interface S3UploadTarget {
   readonly client: S3Client;
   readonly bucket: string;
@@ -202,6 +205,7 @@ class S3Upload {
     if (stored !== this.reader.bytesRead) {
       throw new UploadError("S3", `upload to ${this.uri}: ${stored} bytes stored in parts but ${this.reader.bytesRead} read`, this.uri, this.reader.bytesRead);
     }
+    const firstSentAt = Date.now();
     await withRetries(this.retry, "CompleteMultipartUpload", async (abortSignal, attempt) => {
       try {
         await client.send(
@@ -209,17 +213,32 @@ class S3Upload {
           { abortSignal },
         );
       } catch (err) {
-        // A retried Complete whose first attempt did land finds the upload gone: the object of
-        // the right size is the proof it is ours and complete.
-        if (attempt > 1 && (err as Error).name === "NoSuchUpload") {
-          const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
-          if (head.ContentLength === stored) return;
-        }
+        // A Complete whose answer was lost may have landed: the retry then finds the upload gone
+        // (AWS says NoSuchUpload, s3rver answers 500). An object of our size written since the
+        // first attempt is ours and complete; anything else keeps the original error.
+        const sdkAttempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+        if ((attempt > 1 || sdkAttempts > 1) && (await this.completedEarlier(abortSignal, stored, firstSentAt))) return;
         throw err;
       }
     });
     // Completed: nothing left to abort if anything below were to throw.
     this.uploadId = undefined;
+  }
+
+  /**
+   * Whether the object under the key is the one an earlier Complete attempt made: the size we
+   * stored, modified no earlier than that attempt (LastModified has 1 s resolution, and the
+   * server's clock may differ a little from ours: 2 s of slack).
+   */
+  private async completedEarlier(abortSignal: AbortSignal, size: number, since: number): Promise<boolean> {
+    const { client, bucket, key } = this.target;
+    try {
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
+      const modified = head.LastModified?.getTime();
+      return head.ContentLength === size && modified !== undefined && modified >= since - COMPLETE_CLOCK_SLACK_MS;
+    } catch {
+      return false;
+    }
   }
 
   /**

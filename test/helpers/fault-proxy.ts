@@ -35,8 +35,15 @@ export type FaultAction =
   | { readonly type: "reset"; readonly afterBytes: number }
   /** Read the whole body, answer 503 SlowDown with S3's XML error body. Nothing goes upstream. */
   | { readonly type: "slowdown" }
+  /** Read the whole body, answer this S3 error (status and code). Nothing goes upstream. */
+  | { readonly type: "error"; readonly status: number; readonly code: string }
   /** Read the body (unless readBody is false), never answer. Nothing goes upstream. */
-  | { readonly type: "stall"; readonly readBody?: boolean };
+  | { readonly type: "stall"; readonly readBody?: boolean }
+  /**
+   * Forward the request whole and let the server answer it, then reset the client's connection
+   * instead of passing the answer on: the request took effect, the client cannot know it did.
+   */
+  | { readonly type: "lose-response" };
 
 export interface FaultRule {
   readonly action: FaultAction;
@@ -127,8 +134,9 @@ export function classify(method: string, query: URLSearchParams, path: string): 
   }
 }
 
-const SLOWDOWN_XML =
-  '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>fault-proxy</RequestId></Error>';
+function errorXml(code: string, message: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>fault-proxy</RequestId></Error>`;
+}
 
 interface ActiveRule {
   readonly rule: FaultRule;
@@ -194,11 +202,13 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       faulted[active.rule.action.type] = (faulted[active.rule.action.type] ?? 0) + 1;
     }
     const action = active?.rule.action;
-    if (action?.type === "slowdown") {
+    if (action?.type === "slowdown" || action?.type === "error") {
+      const [status, body] =
+        action.type === "slowdown" ? [503, errorXml("SlowDown", "Please reduce your request rate.")] : [action.status, errorXml(action.code, "injected by the fault proxy")];
       req.resume();
       req.once("end", () => {
-        res.writeHead(503, { "content-type": "application/xml", "content-length": Buffer.byteLength(SLOWDOWN_XML) });
-        res.end(SLOWDOWN_XML);
+        res.writeHead(status, { "content-type": "application/xml", "content-length": Buffer.byteLength(body) });
+        res.end(body);
       });
       return;
     }
@@ -208,10 +218,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       req.once("close", () => unread.delete(req));
       return;
     }
-    forward(req, res, kind, action?.type === "reset" ? action.afterBytes : undefined);
+    forward(req, res, kind, action?.type === "reset" ? action.afterBytes : undefined, action?.type === "lose-response");
   });
 
-  function forward(req: IncomingMessage, res: ServerResponse, kind: RequestKind, resetAfter: number | undefined): void {
+  function forward(req: IncomingMessage, res: ServerResponse, kind: RequestKind, resetAfter: number | undefined, loseResponse = false): void {
     const headers = { ...req.headers, host: target.host };
     const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent });
     openUpstream++;
@@ -226,6 +236,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       if (!res.headersSent) res.destroy();
     });
     up.on("response", (upRes) => {
+      if (loseResponse) {
+        upRes.resume();
+        upRes.once("end", () => req.socket.resetAndDestroy());
+        return;
+      }
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
       upRes.pipe(res);
       upRes.on("error", () => res.destroy());

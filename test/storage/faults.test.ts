@@ -76,6 +76,37 @@ describe("transient faults are retried and the upload succeeds", () => {
   });
 });
 
+describe("a CompleteMultipartUpload that took effect but whose answer was lost", () => {
+  it("is recognised on the retry (the upload is gone, the object is ours): success, not a failure", async () => {
+    const key = `lost-answer/${++n}.bin`;
+    const fault = proxy.inject({ action: { type: "lose-response" }, match: match.kind("CompleteMultipartUpload"), times: 1 });
+    const result = await store.putStream(key, source(), { expectedBytes: data.length, partSize: PART, deadline: Date.now() + 30_000 });
+    expect(result.bytes).toBe(data.length);
+    expect(fault.hits).toBe(1);
+    // The retried Complete reached the server and was refused there (the upload no longer exists).
+    expect(proxy.stats().requests.CompleteMultipartUpload).toBe(2);
+    await expectObject(key);
+    await expectNoOpenRequests();
+  });
+
+  it("an older object of the same size is not taken for ours: the failure stands and the old object stays", async () => {
+    const key = `lost-answer/${++n}.bin`;
+    // An earlier run left an object of the same size under the key.
+    await store.putStream(key, source(), { expectedBytes: data.length, partSize: PART });
+    await sleep(3_100);
+    // The first Complete never reaches the server; its retry is told the upload does not exist.
+    proxy.inject({ action: { type: "reset", afterBytes: 0 }, match: match.nth("CompleteMultipartUpload", 1), times: 1 });
+    proxy.inject({ action: { type: "error", status: 404, code: "NoSuchUpload" }, match: match.nth("CompleteMultipartUpload", 2), times: 1 });
+    const error = await store.putStream(key, source(), { expectedBytes: data.length, partSize: PART, deadline: Date.now() + 30_000 }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(UploadError);
+    expect((error as UploadError).message).toMatch(/NoSuchUpload/);
+    await expectObject(key);
+  });
+});
+
 const permanent: Array<[string, FaultAction, FaultRule["match"]]> = [
   ["every part reset 1 MiB in", { type: "reset", afterBytes: MiB }, match.kind("UploadPart")],
   ["every part answered 503 SlowDown", { type: "slowdown" }, match.kind("UploadPart")],
