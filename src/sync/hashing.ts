@@ -62,7 +62,7 @@ export async function hashHandle(handle: FileHandle, signal?: AbortSignal): Prom
 }
 
 /**
- * Digests of local files by identity (device, inode, size, mtime, ctime): a file the sync has
+ * Digests of local files by identity (device, inode, size, mtime): a file the sync has
  * hashed or uploaded once is not read again to be compared, whichever checkpoint it appears in
  * (hard links included).
  */

@@ -94,8 +94,13 @@ async function walk(dir: string, relDir: string, out: LocalListing): Promise<voi
   }
 }
 
+/**
+ * What says a file still holds the bytes it held: device, inode, size, mtime. Not ctime: it also
+ * moves when a hard link is made, and `--model-layout files` links checkpoint files into the model
+ * dir while the flush reads them, which would fail the flush over a change that changes nothing.
+ */
 export function identityOf(st: Stats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
 }
 
 function isKeySafe(rel: string): boolean {

@@ -160,6 +160,28 @@ describeE2E("stop path: checkpoint sync during training, flush on stop, resume a
     expect((await remoteCheckpoints(prefix)).has("step-99")).toBe(false);
   });
 
+  it("--model-layout files with a checkpoint URI: the flush reads the files packaging hard-links into the model dir, and both succeed", async () => {
+    const prefix = `layout-files-${Date.now()}`;
+    const job = startJob({
+      algorithm: writer("subdirs"),
+      grace: GRACE,
+      options: ["--checkpoint-uri", `s3://${BUCKET}/${prefix}`, "--s3-endpoint", proxy.endpoint, "--model-layout", "files"],
+      env: { ...s3Env(), TG_ON_TERM: "exit", TG_CKPTS: "2", TG_CKPT_BYTES: String(8 * MiB) },
+    });
+    await job.waitReady({ timeoutMs: 20_000 });
+    const sentAt = job.signal("SIGTERM");
+    const exit = await job.waitExit();
+    expect(exit.at - sentAt).toBeLessThan(GRACE * 1000);
+    expect(exit.code).toBe(0);
+    const status = job.status() as unknown as StopPathStatus;
+    expect(status).toMatchObject({ TrainingJobStatus: "Stopped", failureReason: null });
+    expect(status.artifact).toMatchObject({ checkpoint: "step-2", layout: "files" });
+    expect(status.checkpointSync?.flush).toMatchObject({ ok: true, checkpoint: "step-2" });
+    const remote = (await remoteCheckpoints(prefix)).get("step-2");
+    expect(remote?.get("model.bin")).toBe(8 * MiB);
+    expect(sha256(await s3().getBytes(BUCKET, `${prefix}/step-2/model.bin`))).toBe(treeDigest(job.mlPath("model")).get("model.bin"));
+  });
+
   it("a remote key with '..' -> Failed, exit 75, the failure reason names the key, the algorithm never started", async () => {
     const prefix = `hostile-${Date.now()}`;
     await s3().client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}/step-1/model.bin`, Body: Buffer.alloc(4096, 1) }));
