@@ -58,7 +58,45 @@ export function createS3Client(opts: S3ClientOptions): S3Client {
     config.requestChecksumCalculation = "WHEN_REQUIRED";
     config.responseChecksumValidation = "WHEN_REQUIRED";
   }
-  return new S3Client(config);
+  const client = new S3Client(config);
+  if (payloadSigningIsRedundant(endpoint)) skipPayloadHashForBodies(client);
+  return client;
+}
+
+/** The commands whose bodies are checkpoint or archive bytes: hashing them is a pass over every byte. */
+const BULK_BODY_COMMANDS = new Set(["PutObjectCommand", "UploadPartCommand"]);
+
+/**
+ * Whether a SigV4 hash of each body adds nothing the connection does not already give: TLS (AWS
+ * itself, or an https endpoint) protects the bytes in transit, and a loopback endpoint never
+ * leaves the machine. Then bodies are sent UNSIGNED-PAYLOAD, as botocore does for S3 over HTTPS.
+ * Over plain http to another host the hash stays: it is the only integrity check there.
+ */
+export function payloadSigningIsRedundant(endpoint: string | undefined): boolean {
+  if (endpoint === undefined) return true;
+  const url = new URL(endpoint);
+  if (url.protocol === "https:") return true;
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * SigV4 signs the header x-amz-content-sha256 when it is present instead of hashing the body, so
+ * setting it to UNSIGNED-PAYLOAD before signing saves a SHA-256 pass over every uploaded byte:
+ * measured at 1.6 s of the main thread per GiB on the stop path (the bytes are already hashed
+ * once for the manifest and once for the archive).
+ */
+function skipPayloadHashForBodies(client: S3Client): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> } | undefined;
+      if (BULK_BODY_COMMANDS.has(context.commandName ?? "") && request?.headers !== undefined) {
+        request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+      }
+      return next(args);
+    },
+    { step: "build", name: "trainguardUnsignedPayload" },
+  );
 }
 
 function resolveEndpoint(opts: S3ClientOptions): string | undefined {

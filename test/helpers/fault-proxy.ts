@@ -28,6 +28,8 @@ export interface RequestInfo {
   readonly kindSeq: number;
   /** ms since the proxy started. */
   readonly at: number;
+  /** The x-amz-content-sha256 header the client signed: a body hash, or UNSIGNED-PAYLOAD. */
+  readonly contentSha256: string | undefined;
 }
 
 export type FaultAction =
@@ -173,7 +175,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const kind = classify(req.method ?? "GET", url.searchParams, url.pathname);
     const kindTotal = (perKind.get(kind) ?? 0) + 1;
     perKind.set(kind, kindTotal);
-    const info: RequestInfo = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, kind, seq: seen.length + 1, kindSeq: kindTotal, at: Date.now() - started };
+    const info: RequestInfo = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, kind, seq: seen.length + 1, kindSeq: kindTotal, at: Date.now() - started, contentSha256: req.headers["x-amz-content-sha256"] as string | undefined };
     seen.push(info);
     requests[kind] = (requests[kind] ?? 0) + 1;
 

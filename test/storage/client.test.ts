@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { ConfigError } from "../../src/contract/index.js";
 import { createS3Client } from "../../src/storage/index.js";
+import { payloadSigningIsRedundant } from "../../src/storage/client.js";
 
 const made: S3Client[] = [];
 afterEach(() => made.splice(0).forEach((c) => c.destroy()));
@@ -68,3 +69,18 @@ describe("createS3Client", () => {
     expect((error as ConfigError).message).not.toContain(value);
   });
 });
+
+describe("payloadSigningIsRedundant", () => {
+  it("is true where TLS or loopback already protects the bytes, false for plain http to another host", () => {
+    expect(payloadSigningIsRedundant(undefined)).toBe(true);
+    expect(payloadSigningIsRedundant("https://minio.example.com:9000")).toBe(true);
+    expect(payloadSigningIsRedundant("http://127.0.0.1:4568")).toBe(true);
+    expect(payloadSigningIsRedundant("http://127.8.9.10")).toBe(true);
+    expect(payloadSigningIsRedundant("http://localhost:9000")).toBe(true);
+    expect(payloadSigningIsRedundant("http://[::1]:9000")).toBe(true);
+    expect(payloadSigningIsRedundant("http://minio.internal:9000")).toBe(false);
+    expect(payloadSigningIsRedundant("http://10.0.0.5:9000")).toBe(false);
+    expect(payloadSigningIsRedundant("http://127.0.0.1.nip.io")).toBe(false);
+  });
+});
+

@@ -76,6 +76,20 @@ describe("transient faults are retried and the upload succeeds", () => {
   });
 });
 
+describe("what a clean upload sends", () => {
+  it("part bodies go UNSIGNED-PAYLOAD to a loopback endpoint (no SHA-256 pass over them); the small requests stay hashed", async () => {
+    const key = `clean/${++n}.bin`;
+    await store.putStream(key, source(), { expectedBytes: data.length, partSize: PART });
+    const mine = proxy.log().filter((r) => r.path === `/${BUCKET}/${key}`);
+    const parts = mine.filter((r) => r.kind === "UploadPart");
+    expect(parts).toHaveLength(3);
+    for (const part of parts) expect(part.contentSha256).toBe("UNSIGNED-PAYLOAD");
+    const complete = mine.find((r) => r.kind === "CompleteMultipartUpload");
+    expect(complete?.contentSha256).toMatch(/^[0-9a-f]{64}$/);
+    await expectObject(key);
+  });
+});
+
 describe("a CompleteMultipartUpload that took effect but whose answer was lost", () => {
   it("is recognised on the retry (the upload is gone, the object is ours): success, not a failure", async () => {
     const key = `lost-answer/${++n}.bin`;
