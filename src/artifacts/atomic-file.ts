@@ -4,7 +4,7 @@ import type { FileHandle } from "node:fs/promises";
 import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
 import { fsyncDirectory } from "../contract/index.js";
-import { raceAbort } from "./deadline.js";
+import { raceAbort } from "../async/index.js";
 
 /** A complete, fsynced file at a temporary name beside its final one, not yet visible. */
 export interface StagedFile {

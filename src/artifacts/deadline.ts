@@ -42,30 +42,3 @@ function describeReason(reason: unknown): string {
   if (reason === undefined) return "signal aborted";
   return String(reason);
 }
-
-/**
- * `p`, or the signal's reason if it aborts first. Not Promise.race against one long-lived abort
- * promise: every race would stay attached to it, and keep its resolved value (a 1 MiB chunk)
- * alive until the end (measured: RSS grew with the archive).
- */
-export function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) {
-    p.catch(() => undefined);
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
-}

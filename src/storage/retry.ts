@@ -1,3 +1,4 @@
+import { jitteredBackoff } from "../async/index.js";
 import type { Logger } from "../log/index.js";
 import { UploadError, describeError } from "./errors.js";
 import type { UploadGuard } from "./guard.js";
@@ -33,14 +34,9 @@ export function isTransient(err: unknown): boolean {
   return /socket hang up|ECONNRESET|EPIPE/i.test(e.message) && e.name !== "AbortError";
 }
 
+/** First and longest wait between attempts of one request. */
 const BASE_DELAY_MS = 200;
 const MAX_DELAY_MS = 5_000;
-
-/** Exponential with jitter: many parts failing together must not retry in lockstep. */
-export function backoffMs(attempt: number): number {
-  const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-}
 
 export interface RetryContext {
   readonly guard: UploadGuard;
@@ -67,7 +63,7 @@ export async function withRetries<T>(ctx: RetryContext, what: string, send: (sig
         throw new UploadError("S3", `${what} for ${ctx.uri} failed: ${describeError(err)}`, ctx.uri, ctx.bytesRead(), { cause: err });
       }
       guard.lastTransientError = `${what}: ${describeError(err)}`;
-      const delay = backoffMs(attempt);
+      const delay = jitteredBackoff(attempt, BASE_DELAY_MS, MAX_DELAY_MS);
       if (guard.deadline === undefined && attempt >= ctx.maxAttempts) {
         throw new UploadError("S3", `${what} for ${ctx.uri} failed ${attempt} times; last: ${describeError(err)}`, ctx.uri, ctx.bytesRead(), {
           cause: err,

@@ -2,7 +2,7 @@ import type { Logger } from "../log/index.js";
 import type { ObjectStore } from "../storage/index.js";
 import { checkpointKeyPrefix, isMarker } from "./layout.js";
 import type { RemoteCheckpoint, RemoteState } from "./remote-state.js";
-import { raceSignal } from "./signals.js";
+import { raceAbort } from "../async/index.js";
 
 /**
  * Delete remote checkpoints beyond the newest `keep` complete ones, in commit order. Only
@@ -26,15 +26,15 @@ export async function pruneRemote(opts: {
     const base = checkpointKeyPrefix(prefix, victim.name);
     if (!victim.pruning) {
       const markerKeys = [...victim.markers].map((m) => `${base}${m}`);
-      await raceSignal(store.deleteMany(markerKeys), signal);
+      await raceAbort(store.deleteMany(markerKeys), signal);
       // No longer complete, whatever happens to the rest; a failure below is retried next round.
       victim.markers.clear();
       victim.pruning = true;
     }
-    const keys = (await raceSignal(store.list(base), signal)).map((e) => e.key);
+    const keys = (await raceAbort(store.list(base), signal)).map((e) => e.key);
     // Markers first even here: one that a listing shows although the record says none.
     const markerKeys = keys.filter((k) => isMarker(k.slice(base.length), markers));
-    if (markerKeys.length > 0) await raceSignal(store.deleteMany(markerKeys), signal);
+    if (markerKeys.length > 0) await raceAbort(store.deleteMany(markerKeys), signal);
     await deleteAll(store, base, keys.filter((k) => !markerKeys.includes(k)), signal);
     remote.checkpoints.delete(victim.name);
     removed.push(victim.name);
@@ -56,13 +56,13 @@ export function pruneVictims(remote: RemoteState, keep: number): RemoteCheckpoin
  */
 async function deleteAll(store: ObjectStore, base: string, keys: readonly string[], signal: AbortSignal): Promise<void> {
   try {
-    await raceSignal(store.deleteMany(keys), signal);
+    await raceAbort(store.deleteMany(keys), signal);
     return;
   } catch (err) {
     if (signal.aborted) throw err;
   }
   const wanted = new Set(keys);
-  for (const entry of await raceSignal(store.list(base), signal)) {
-    if (wanted.has(entry.key)) await raceSignal(store.deleteMany([entry.key]), signal);
+  for (const entry of await raceAbort(store.list(base), signal)) {
+    if (wanted.has(entry.key)) await raceAbort(store.deleteMany([entry.key]), signal);
   }
 }

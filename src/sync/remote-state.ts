@@ -2,7 +2,7 @@ import type { Logger } from "../log/index.js";
 import type { ObjectStore } from "../storage/index.js";
 import { NAME_ORDER, SYNC_INDEX_NAME, checkpointKeyPrefix, groupListing, listingPrefix } from "./layout.js";
 import { runPool } from "./pool.js";
-import { raceSignal } from "./signals.js";
+import { raceAbort } from "../async/index.js";
 import { MAX_SYNC_INDEX_BYTES, parseSyncIndex, type SyncIndex } from "./sync-index.js";
 
 export interface RemoteFile {
@@ -53,7 +53,7 @@ export class RemoteState {
   }): Promise<RemoteState> {
     const { store, prefix, markers, log, signal } = opts;
     const state = new RemoteState();
-    const listing = await raceSignal(store.list(listingPrefix(prefix)), signal);
+    const listing = await raceAbort(store.list(listingPrefix(prefix)), signal);
     const groups = groupListing(prefix, listing, (key, problem) =>
       // Never downloaded by the sync, so only worth a warning here; resume refuses it.
       log.warn({ event: "sync.unsafe-key", key, problem }, "remote key ignored"),

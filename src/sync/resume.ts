@@ -12,7 +12,8 @@ import { HashingStream, hashHandle } from "./hashing.js";
 import { LOCAL_TEMP_PREFIX, NAME_ORDER, SYNC_INDEX_NAME, fileKey, groupListing, isMarker, listingPrefix, normalizePrefix } from "./layout.js";
 import { runPool } from "./pool.js";
 import { readSyncIndex } from "./remote-state.js";
-import { limitSignal, raceSignal } from "./signals.js";
+import { raceAbort } from "../async/index.js";
+import { limitSignal } from "./signals.js";
 import type { SyncIndex } from "./sync-index.js";
 import type { ResumeOptions, ResumeResult } from "./types.js";
 
@@ -86,7 +87,7 @@ async function chooseCheckpoint(opts: {
   signal: AbortSignal;
 }): Promise<Candidate | undefined> {
   const { store, prefix, markers, log, signal } = opts;
-  const listing = await raceSignal(store.list(listingPrefix(prefix)), signal);
+  const listing = await raceAbort(store.list(listingPrefix(prefix)), signal);
   const groups = groupListing(prefix, listing, (key, problem) => {
     throw new ResumeError("UNSAFE_KEY", `refusing remote key ${JSON.stringify(key)} under ${store.uri(prefix)}: ${problem}`, key);
   });

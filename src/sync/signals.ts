@@ -1,30 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Cancelled, DeadlineReached } from "./errors.js";
 
-/**
- * `promise`, unless `signal` fires first. For store calls that take no signal (list, head,
- * deleteMany): the request runs on, but the caller stops waiting for it.
- */
-export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  promise.catch(() => undefined);
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
 /** Sleep that ends early (without throwing) when the signal fires. */
 export async function pause(ms: number, signal?: AbortSignal): Promise<void> {
   if (ms <= 0) return;
@@ -70,10 +46,4 @@ export function limitSignal(deadline: number | undefined, outer: AbortSignal | u
       outer?.removeEventListener("abort", onAbort);
     },
   };
-}
-
-/** Exponential backoff with jitter, so that retries of several files do not go in lockstep. */
-export function backoff(failures: number, initial: number, max: number): number {
-  const ceiling = Math.min(max, initial * 2 ** Math.max(0, failures - 1));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }

@@ -8,7 +8,8 @@ import { normalizePrefix } from "./layout.js";
 import { commitTime, listCheckpointFiles, scanLocal, type LocalCheckpoint, type LocalFile } from "./local-scan.js";
 import { pruneRemote, pruneVictims } from "./prune.js";
 import { RemoteState, isComplete, type RemoteCheckpoint } from "./remote-state.js";
-import { backoff, limitSignal, pause, raceSignal } from "./signals.js";
+import { jitteredBackoff, raceAbort } from "../async/index.js";
+import { limitSignal, pause } from "./signals.js";
 import type { CheckpointSyncOptions, CopyObject, FlushOptions, FlushResult, SyncLag } from "./types.js";
 import { uploadCheckpoint, type SentDelta, type UploadContext } from "./upload.js";
 
@@ -129,7 +130,7 @@ export class CheckpointSync {
     };
     this.log.info({ event: "sync.flush.start", deadline: new Date(opts.deadline).toISOString() }, "flushing the newest checkpoint");
     try {
-      const selection = await raceSignal(selectCheckpoint(this.dir, { markers: [...this.markers] }), signal);
+      const selection = await raceAbort(selectCheckpoint(this.dir, { markers: [...this.markers] }), signal);
       if (selection.kind !== "directory") {
         this.current?.controller.abort(new Cancelled("flush: nothing to flush"));
         const reason = selection.kind === "none" ? selection.reason : `${this.dir} has no checkpoint subdirectories`;
@@ -138,7 +139,7 @@ export class CheckpointSync {
       }
       name = selection.name;
       before = { ...(this.sent.get(name) ?? zeroCounts()) };
-      const committedAtMs = await raceSignal(commitTime(selection.dir, this.markers), signal);
+      const committedAtMs = await raceAbort(commitTime(selection.dir, this.markers), signal);
       if (committedAtMs === undefined) throw new LocalChanged(`checkpoint ${name} lost its marker`);
       const target: LocalCheckpoint = { name, dir: selection.dir, committedAtMs };
 
@@ -152,13 +153,13 @@ export class CheckpointSync {
         } else {
           job.controller.abort(new Cancelled(`flush: ${name} comes first`));
         }
-        await raceSignal(job.done.catch(() => undefined), signal);
+        await raceAbort(job.done.catch(() => undefined), signal);
       }
 
       for (let failures = 0, ran = false; ; ) {
         try {
           const remote = await this.remoteState(signal);
-          const files = await raceSignal(this.filesOf(target), signal);
+          const files = await raceAbort(this.filesOf(target), signal);
           if (this.inSync(remote.get(name), target, files)) {
             const c = counts();
             const done = { ok: true as const, checkpoint: name, skippedFiles: ran ? Math.max(0, files.length - c.files - c.copiedFiles) : files.length, ...c };
@@ -170,7 +171,7 @@ export class CheckpointSync {
               );
             }
             // status.json shows lag: it should say the stop left nothing behind.
-            await raceSignal(this.plan(remote), signal).catch(() => undefined);
+            await raceAbort(this.plan(remote), signal).catch(() => undefined);
             return done;
           }
           ran = true;
@@ -179,7 +180,7 @@ export class CheckpointSync {
           if (signal.aborted) throw signal.reason;
           if (err instanceof LocalChanged) throw err;
           failures++;
-          const delay = backoff(failures, 200, 2_000);
+          const delay = jitteredBackoff(failures, 200, 2_000);
           this.log.warn({ event: "sync.error", checkpoint: name, phase: "flush", error: oneLine(err), retryInMs: delay }, "flush attempt failed; retrying");
           await pause(delay, signal);
         }
@@ -211,7 +212,7 @@ export class CheckpointSync {
             this.log.debug({ event: "sync.local-changed", reason: err.message }, "checkpoint changed under the upload");
           } else if (!(this.paused && err instanceof Cancelled)) {
             failures++;
-            delay = backoff(failures, this.retryInitialMs, this.retryMaxMs);
+            delay = jitteredBackoff(failures, this.retryInitialMs, this.retryMaxMs);
             this.log.warn({ event: "sync.error", error: oneLine(err), failures, retryInMs: delay }, "checkpoint sync failed; retrying later");
           }
         }
@@ -260,7 +261,7 @@ export class CheckpointSync {
         throw err;
       },
     );
-    return raceSignal(this.remoteLoading, signal);
+    return raceAbort(this.remoteLoading, signal);
   }
 
   /**

@@ -9,7 +9,7 @@ import { SYNC_INDEX_NAME, checkpointKeyPrefix, fileKey, isMarker } from "./layou
 import { commitTime, identityOf, type LocalCheckpoint, type LocalFile } from "./local-scan.js";
 import { runPool } from "./pool.js";
 import { isComplete, type RemoteCheckpoint, type RemoteState } from "./remote-state.js";
-import { raceSignal } from "./signals.js";
+import { raceAbort } from "../async/index.js";
 import { SYNC_INDEX_FORMAT, encodeSyncIndex, type IndexedFile } from "./sync-index.js";
 import type { CopyObject } from "./types.js";
 
@@ -233,10 +233,10 @@ class CheckpointUpload {
       const rc = this.rc;
       if (!isComplete(rc) && !rc.hasIndex) return;
       const markerKeys = [...rc.markers].map((m) => this.key(m));
-      await raceSignal(this.ctx.store.deleteMany(markerKeys), this.signal);
+      await raceAbort(this.ctx.store.deleteMany(markerKeys), this.signal);
       for (const m of rc.markers) rc.files.delete(m);
       rc.markers.clear();
-      await raceSignal(this.ctx.store.deleteMany([this.key(SYNC_INDEX_NAME)]), this.signal);
+      await raceAbort(this.ctx.store.deleteMany([this.key(SYNC_INDEX_NAME)]), this.signal);
       rc.hasIndex = false;
       rc.committedAtMs = undefined;
       this.ctx.log.info({ event: "sync.invalidated", checkpoint: rc.name }, "remote copy of an older commit marked incomplete before overwriting it");
@@ -259,7 +259,7 @@ class CheckpointUpload {
    * (someone may have deleted objects). One LIST per checkpoint.
    */
   private async checkRemoteHasFiles(dataFiles: readonly LocalFile[]): Promise<void> {
-    const listed = await raceSignal(this.ctx.store.list(checkpointKeyPrefix(this.ctx.prefix, this.local.name)), this.signal);
+    const listed = await raceAbort(this.ctx.store.list(checkpointKeyPrefix(this.ctx.prefix, this.local.name)), this.signal);
     const sizes = new Map(listed.map((e) => [e.key, e.size]));
     const missing = dataFiles.filter((f) => sizes.get(this.key(f.rel)) !== f.size);
     if (missing.length === 0) return;
