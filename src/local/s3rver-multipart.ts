@@ -21,13 +21,14 @@ function s3Error(code: string, message: string, detail: Record<string, string>):
 const COPY_CHUNK = 4 * 1024 * 1024;
 
 /**
- * s3rver completes a multipart upload by streaming every part through an MD5 into the object, so
- * Complete costs a full second pass over the data (about 5 s for 1 GiB here, most of a stop
- * path's upload), and a Complete for an upload that no longer exists (the retry of a Complete
- * that did land) is an InternalError 500. S3 itself answers NoSuchUpload and makes the ETag from
- * the parts' ETags (MD5 of their concatenated MD5s, "-" and the part count) without reading the
- * data again. The embedded server does the same: the parts are joined with plain reads and
- * writes into a temporary name, renamed into place once whole (as every object here).
+ * s3rver completes a multipart upload by streaming every part through an MD5 into the object, and
+ * answers a Complete for an upload that no longer exists (the retry of a Complete that did land)
+ * with an InternalError 500. S3 itself answers NoSuchUpload and makes the ETag from the parts'
+ * ETags (MD5 of their concatenated MD5s, "-" and the part count) without reading the data again.
+ * The embedded server does the same: the parts are joined with plain reads and writes under a
+ * temporary name, renamed into place once whole (as every object here). Measured for 512 MiB on
+ * this machine: 2.4 to 3.2 s against s3rver's 2.5 to 2.7 s. Writing the object a second time is
+ * the cost, not the MD5, so this is about S3's answers, not speed.
  */
 export function completeMultipartLikeS3(store: S3rverMultipartStore): void {
   store.putObjectMultipart = async (bucket, uploadId, parts) => {
