@@ -1,24 +1,21 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { estimatePackageBytes, type StopReason } from "../artifacts/index.js";
+import type { StopReason } from "../artifacts/index.js";
 import { ConfigError, EXIT_CONFIG_ERROR, mlPaths, readJobConfig, resolveJobName, type JobConfig, type MlPaths } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 import {
-  CheckpointRemote,
   EXIT_MARGIN_MS,
-  FINAL_WRITE_MS,
+  JobArtifacts,
   StatusFile,
   EXIT_INTERNAL_ERROR,
   checkpointReserveMs,
   exitCodeForSignal,
+  finishingDeadline,
   judge,
-  openOutput,
-  packageAndUpload,
   setAsideStaleFailureFile,
   writeFailureFile,
   writeStopRequest,
   type ArtifactStatus,
-  type OutputTarget,
 } from "../supervisor/index.js";
 import { CheckpointKeeper } from "./checkpoint-keeper.js";
 import { COMMIT_MARKER, removeStaleStaging } from "./checkpoints.js";
@@ -29,9 +26,6 @@ import type { ResolvedOptions } from "./options.js";
 import { EXIT_TRAIN_FAILED, writeFailureFileSync, type TrainFunction, type TrainingResult } from "./result.js";
 import type { StopListener, StopNotice } from "./stop-listener.js";
 import { StopState } from "./stop-state.js";
-
-/** Without a stop, the final checkpoint sync still ends at some point rather than hanging the exit. */
-const UNBOUNDED_FLUSH_MS = 3_600_000;
 
 interface Stop {
   readonly source: NodeJS.Signals | "stop-file";
@@ -55,9 +49,9 @@ type Phase = "starting" | "training" | "finishing" | "done";
 
 /**
  * No supervisor around us: runTraining does its job in this process, with the supervisor's parts
- * (StatusFile, the stop request file, checkpointReserveMs, CheckpointRemote, packageAndUpload,
- * the failure file) and the same rules: status.json lifecycle, deadline = stop + grace,
- * checkpoint deadline = deadline - packaging reserve, the newest complete checkpoint packaged for
+ * (StatusFile, the stop request file, checkpointReserveMs, JobArtifacts for the output, the
+ * checkpoint remote and packaging, the failure file) and the same rules: status.json lifecycle,
+ * deadline = stop + grace, checkpoint deadline = deadline - packaging reserve, the newest complete checkpoint packaged for
  * Stopped and Failed jobs, the process gone before the deadline.
  *
  * What it cannot do is kill the training function: it shares this thread. At the checkpoint
@@ -76,8 +70,8 @@ export class InProcessJob {
   private stop: Stop | undefined;
   private checkpointDir = "";
   private markers: readonly string[] | undefined;
-  private output: OutputTarget | undefined;
-  private remote: CheckpointRemote | undefined;
+  /** The model dir, the output and the checkpoint remote, once the configuration is read. */
+  private artifacts: JobArtifacts | undefined;
   private checkpoints: CheckpointKeeper | undefined;
   private estimatedPackageBytes = 0;
   private overdue!: () => void;
@@ -144,20 +138,28 @@ export class InProcessJob {
       this.log.info({ event: "checkpoint.cleanup", staged: stale }, "removed a save an earlier run left unfinished");
     }
     try {
-      if (this.options.output !== undefined) this.output = await this.openOutputTarget(jobName ?? "", config, env);
-      const checkpointUri = this.options.checkpointUri ?? config.checkpoint.s3Uri;
-      if (checkpointUri !== undefined) this.remote = await this.openCheckpointRemote(checkpointUri, config, env);
+      this.artifacts = await JobArtifacts.open({
+        settings: this.options,
+        paths: this.paths,
+        config,
+        jobName: jobName ?? "",
+        checkpointDir: this.checkpointDir,
+        markers: this.markers,
+        env,
+        log: this.log,
+        status: this.status,
+        optionNames: { output: "output", checkpointUri: "checkpointUri", modelLayout: "model layout" },
+        algorithmNoun: "the training function",
+      });
     } catch (err) {
       return this.failBeforeStart(err);
     }
     this.log.info({ event: "config.loaded", host: config.resource.currentHost, hosts: config.resource.hosts.length, channels: config.channels.map((c) => c.name), checkpointDir: this.checkpointDir }, "configuration read");
 
     if (this.stop) return this.finishNotStarted();
-    if (this.remote) {
-      const resumed = await this.resumeStage(this.remote);
-      if (resumed !== null) return this.finish(judge({ kind: "resume-failed", problem: resumed }, this.verdictContext()));
-      if (this.stop) return this.finishNotStarted();
-    }
+    const resumed = await this.artifacts.resume(this.starting.signal, () => this.stop !== undefined);
+    if (resumed.kind === "failed") return this.finish(judge({ kind: "resume-failed", problem: resumed.problem }, this.verdictContext()));
+    if (this.stop) return this.finishNotStarted();
     await this.refreshEstimate();
 
     this.checkpoints = new CheckpointKeeper(this.checkpointDir, this.options.keep, this.markers, () => void this.refreshEstimate());
@@ -166,9 +168,7 @@ export class InProcessJob {
     this.phase = "training";
     void this.status.update({ pid: process.pid }, false);
     if (!this.stop) void this.status.transition("InProgress", "Training");
-    this.remote?.startSync((lag) => {
-      void this.status.update({ checkpointSync: { ...this.status.current.checkpointSync, lag } });
-    });
+    this.artifacts.startSync();
     this.log.info({ event: "algorithm.start", mode: "in-process", pid: process.pid }, "training function started");
 
     const outcome = await this.runTrain(train, ctx);
@@ -240,7 +240,7 @@ export class InProcessJob {
     if (this.phase === "starting") this.starting.abort(new Error(`stopped by ${notice.source}`));
     this.timers.push(setTimeout(() => this.overdue(), Math.max(0, checkpointDeadline - Date.now())));
     if (this.phase === "finishing") {
-      this.timers.push(setTimeout(() => this.finishing.abort(new Error("stop deadline reached")), Math.max(0, this.finishingDeadline(stop) - Date.now())));
+      this.timers.push(setTimeout(() => this.finishing.abort(new Error("stop deadline reached")), Math.max(0, finishingDeadline(stop.deadline) - Date.now())));
     }
     this.armExitWatchdog(stop);
     void this.status.update(
@@ -279,8 +279,11 @@ export class InProcessJob {
   private async finish(verdict: JobVerdict): Promise<TrainingResult> {
     this.phase = "finishing";
     if (verdict.failureReason !== null) this.log.error({ event: "job.failure", reason: verdict.failureReason }, verdict.failureReason.split("\n")[0]);
-    const flushing = this.flushCheckpoints();
-    const packaging = await this.packageStage(verdict.reason);
+    const deadline = (): number | undefined => (this.stop ? finishingDeadline(this.stop.deadline) : undefined);
+    const flushing = this.artifacts?.flush(deadline(), this.finishing.signal);
+    const packaging = this.artifacts
+      ? await this.artifacts.package(verdict.reason, { stopping: this.stop !== undefined, deadline, signal: this.finishing.signal })
+      : { artifact: null, problem: null };
     await flushing;
     // A training function abandoned at the deadline may be mid-save: its staged files would only
     // wait for the next run's clean-up. (A save that finishes later is refused and cleans up itself.)
@@ -298,49 +301,6 @@ export class InProcessJob {
 
   private verdictContext(): Parameters<typeof judge>[1] {
     return { stop: this.stop && { signal: this.stopSignal() }, stopSignal: "SIGTERM", escalated: false, command: process.argv, commandSource: "runTraining", stderrTail: "" };
-  }
-
-  private async packageStage(reason: StopReason): Promise<{ artifact: ArtifactStatus | null; problem: string | null }> {
-    if (reason === "Completed" && this.options.onComplete !== "package") return { artifact: null, problem: null };
-    await this.status.transition(this.stop ? "Stopping" : "InProgress", "Uploading");
-    return packageAndUpload({
-      reason,
-      checkpointDir: this.checkpointDir || this.paths.defaultCheckpointDir,
-      modelDir: this.paths.modelDir,
-      jobName: this.status.current.TrainingJobName ?? "unnamed",
-      compression: this.options.compression,
-      layout: this.options.modelLayout,
-      markers: this.markers,
-      output: this.output,
-      deadline: () => (this.stop ? this.finishingDeadline(this.stop) : undefined),
-      signal: this.finishing.signal,
-      log: this.log,
-    });
-  }
-
-  /** Stop path: whatever the background sync has not made remote yet, by the deadline. */
-  private async flushCheckpoints(): Promise<void> {
-    if (!this.remote) return;
-    const deadline = this.stop ? this.finishingDeadline(this.stop) : Date.now() + UNBOUNDED_FLUSH_MS;
-    const flush = await this.remote.flush(deadline, this.finishing.signal);
-    if (!flush) return;
-    void this.status.update({ checkpointSync: { ...this.status.current.checkpointSync, flush } });
-    if (flush.ok || flush.code === "NO_CHECKPOINT") this.log.info({ event: "sync.flushed", ...flush }, "checkpoints are remote");
-    else this.log.warn({ event: "sync.flush-failed", ...flush }, `the newest checkpoint is not remote: ${flush.reason}`);
-  }
-
-  /** Before the training function starts: the newest complete remote checkpoint. Returns the problem, or null. */
-  private async resumeStage(remote: CheckpointRemote): Promise<string | null> {
-    await this.status.transition("InProgress", "Downloading");
-    try {
-      const result = await remote.resume(this.starting.signal);
-      void this.status.update({ resumedFrom: result.checkpoint });
-      return null;
-    } catch (err) {
-      if (this.stop) return null;
-      const message = err instanceof Error ? err.message : String(err);
-      return `trainguard: could not resume from ${remote.uri}: ${message}. The training function was not started, so it cannot overwrite the remote checkpoints.`;
-    }
   }
 
   private async failBeforeStart(err: unknown): Promise<TrainingResult> {
@@ -386,46 +346,8 @@ export class InProcessJob {
   }
 
   private async refreshEstimate(): Promise<void> {
-    try {
-      this.estimatedPackageBytes = await estimatePackageBytes(this.checkpointDir, this.markers ? { markers: [...this.markers] } : {});
-    } catch (err) {
-      this.log.debug({ event: "estimate.error", err }, "could not measure the checkpoint size");
-    }
-  }
-
-  private openOutputTarget(jobName: string, config: JobConfig, env: NodeJS.ProcessEnv): Promise<OutputTarget> {
-    if (this.options.modelLayout === "files") {
-      throw new ConfigError("output", undefined, "uploads the model archive, but model layout files writes no archive; use model layout archive");
-    }
-    return openOutput({
-      uri: this.options.output as string,
-      source: "output",
-      s3Endpoint: this.options.s3Endpoint,
-      jobName,
-      hosts: config.resource.hosts,
-      currentHost: config.resource.currentHost,
-      env,
-      log: this.log,
-    });
-  }
-
-  private openCheckpointRemote(uri: string, config: JobConfig, env: NodeJS.ProcessEnv): Promise<CheckpointRemote> {
-    return CheckpointRemote.open({
-      uri,
-      source: this.options.checkpointUri !== undefined ? "checkpointUri" : `${this.paths.checkpointConfig}: S3Uri`,
-      s3Endpoint: this.options.s3Endpoint,
-      hosts: config.resource.hosts,
-      currentHost: config.resource.currentHost,
-      checkpointDir: this.checkpointDir,
-      markers: this.markers,
-      keep: this.options.keep,
-      env,
-      log: this.log,
-    });
-  }
-
-  private finishingDeadline(stop: Stop): number {
-    return stop.deadline - EXIT_MARGIN_MS - FINAL_WRITE_MS;
+    const bytes = await this.artifacts?.estimatePackageBytes();
+    if (bytes !== undefined) this.estimatedPackageBytes = bytes;
   }
 
   private stopSignal(): NodeJS.Signals {

@@ -1,4 +1,4 @@
-export { supervise, EXIT_MARGIN_MS, FINAL_WRITE_MS, type SuperviseOptions } from "./supervise.js";
+export { supervise, type SuperviseOptions } from "./supervise.js";
 export { judge, EXIT_COMMAND_NOT_FOUND, EXIT_COMMAND_NOT_EXECUTABLE, EXIT_INTERNAL_ERROR, EXIT_RESUME_FAILED, type Outcome, type Verdict } from "./verdict.js";
 export { SignalInbox, STOP_SIGNALS, FORWARDED_SIGNALS, exitCodeForSignal, signalNumber, isStopSignal, type ReceivedSignal } from "./signals.js";
 export { checkpointReserveMs, RESERVE_FLOOR_MS, RESERVE_MAX_FRACTION, DEFAULT_PACKAGING_BYTES_PER_SECOND } from "./reserve.js";
@@ -11,4 +11,5 @@ export { writeStopRequest, type StopRequest } from "./stop-request.js";
 export { packageAndUpload, type PackageStageInput, type PackageStageResult } from "./package-stage.js";
 export { openOutput, ArchiveUpload, type OutputTarget } from "./output.js";
 export { CheckpointRemote } from "./checkpoint-remote.js";
+export { JobArtifacts, finishingDeadline, EXIT_MARGIN_MS, FINAL_WRITE_MS, type JobArtifactsOptions } from "./job-artifacts.js";
 export { parseRunArgs, parseStopSignal, parseTrainCommand, optionsHelp, MAX_GRACE_SECONDS, type RunOptions } from "./options.js";

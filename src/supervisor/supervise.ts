@@ -11,16 +11,14 @@ import {
   type JobConfig,
   type MlPaths,
 } from "../contract/index.js";
-import { estimatePackageBytes, filesBeingWritten, type CompressionMode, type ModelLayout, type StopReason } from "../artifacts/index.js";
+import { filesBeingWritten, type CompressionMode, type ModelLayout } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
 import { startAlgorithm, isSpawnFailure, type AlgorithmProcess } from "./algorithm.js";
 import { setAsideStaleFailureFile, writeFailureFile } from "./failure.js";
 import { OrphanReaper } from "./reaper.js";
 import { checkpointReserveMs } from "./reserve.js";
 import { exitCodeForSignal, isStopSignal, type ReceivedSignal, type SignalInbox } from "./signals.js";
-import { CheckpointRemote } from "./checkpoint-remote.js";
-import { openOutput, type OutputTarget } from "./output.js";
-import { packageAndUpload } from "./package-stage.js";
+import { EXIT_MARGIN_MS, JobArtifacts, finishingDeadline } from "./job-artifacts.js";
 import { judge, type Outcome } from "./verdict.js";
 import { StatusFile, type ArtifactStatus } from "./status.js";
 import { rehearseStopRequest, writeStopRequest } from "./stop-request.js";
@@ -56,14 +54,8 @@ export interface SuperviseOptions {
 }
 
 
-/** The supervisor exits this long before the deadline at the latest, whatever is still running. */
-export const EXIT_MARGIN_MS = 500;
-/** Without a stop, the final checkpoint sync still ends at some point rather than hanging the exit. */
-const UNBOUNDED_FLUSH_MS = 3_600_000;
 /** At most this long between the checkpoint deadline and the SIGKILL, to note files being written. */
 const CUT_OFF_SCAN_MS = 200;
-/** Kept back from finishing work for the last status write and exit. */
-export const FINAL_WRITE_MS = 250;
 /** How often the size of what would be packaged is re-measured while training runs. */
 const ESTIMATE_REFRESH_MS = 10_000;
 
@@ -92,10 +84,10 @@ class Supervisor {
   private algorithm: AlgorithmProcess | undefined;
   private estimatedPackageBytes = 0;
   private checkpointDir = "";
-  private output: OutputTarget | undefined;
+  /** The model dir, --output and the checkpoint remote, once the configuration is read. */
+  private artifacts: JobArtifacts | undefined;
   /** Files the algorithm was writing when it was SIGKILLed. */
   private cutOff: ReadonlySet<string> = new Set();
-  private remote: CheckpointRemote | undefined;
   /** Aborts the resume download when a stop arrives before the algorithm started. */
   private readonly starting = new AbortController();
   /** Aborts packaging and uploads that would end after the stop deadline. */
@@ -152,33 +144,32 @@ class Supervisor {
     const checkpointDir = this.options.checkpointDir ?? config.checkpoint.localPath ?? this.paths.defaultCheckpointDir;
     this.checkpointDir = checkpointDir;
     await Promise.all([checkpointDir, this.paths.modelDir, this.paths.outputDataDir].map((dir) => mkdir(dir, { recursive: true })));
-    if (this.options.output !== undefined) {
-      try {
-        this.output = await this.openOutputTarget(jobName ?? "", config);
-      } catch (err) {
-        return this.failBeforeStart(err);
-      }
-    }
-    const checkpointUri = this.options.checkpointUri ?? config.checkpoint.s3Uri;
-    if (checkpointUri !== undefined) {
-      try {
-        this.remote = await this.openCheckpointRemote(checkpointUri, config);
-      } catch (err) {
-        return this.failBeforeStart(err);
-      }
+    try {
+      this.artifacts = await JobArtifacts.open({
+        settings: this.options,
+        paths: this.paths,
+        config,
+        jobName: jobName ?? "",
+        checkpointDir,
+        markers: this.options.commitMarkers,
+        env: this.options.env,
+        log: this.log,
+        status: this.status,
+        optionNames: { output: "--output", checkpointUri: "--checkpoint-uri", modelLayout: "--model-layout" },
+        algorithmNoun: "the algorithm",
+      });
+    } catch (err) {
+      return this.failBeforeStart(err);
     }
     this.log.info({ event: "config.loaded", host: config.resource.currentHost, hosts: config.resource.hosts.length, channels: config.channels.map((c) => c.name), checkpointDir }, "configuration read");
 
     if (this.stop) return this.finish({ kind: "not-started" });
 
-    let resumedFrom = "";
-    if (this.remote) {
-      const resumed = await this.resumeStage(this.remote);
-      if (resumed.kind === "failed") return this.finish({ kind: "resume-failed", problem: resumed.problem });
-      if (this.stop) return this.finish({ kind: "not-started" });
-      resumedFrom = resumed.dir;
-    }
-    await this.refreshEstimate(checkpointDir);
+    const resumed = await this.artifacts.resume(this.starting.signal, () => this.stop !== undefined);
+    if (resumed.kind === "failed") return this.finish({ kind: "resume-failed", problem: resumed.problem });
+    if (this.stop) return this.finish({ kind: "not-started" });
+    const resumedFrom = resumed.checkpoint === null ? "" : path.join(checkpointDir, resumed.checkpoint);
+    await this.refreshEstimate();
     const env = {
       ...algorithmEnv({ jobName: jobName ?? "", paths: this.paths, config, checkpointDir, graceSeconds: this.options.graceSeconds }),
       TRAINGUARD_RESUME_FROM: resumedFrom,
@@ -201,11 +192,8 @@ class Supervisor {
       void this.status.update({ pid: started.pid }, false);
       void this.status.transition("InProgress", "Training");
     }
-    this.scheduleEstimateRefresh(checkpointDir);
-    this.remote?.startSync((lag) => {
-      void this.status.update({ checkpointSync: { ...this.status.current.checkpointSync, lag } });
-      this.log.debug({ event: "sync.lag", ...lag }, `checkpoints not yet remote: ${lag.checkpoints} (${lag.bytes} bytes)`);
-    });
+    this.scheduleEstimateRefresh();
+    this.artifacts.startSync();
 
     const exit = await started.exited;
     this.reaper.forgetOwnChild(started.pid);
@@ -240,7 +228,7 @@ class Supervisor {
     if (this.phase === "starting") this.starting.abort(new Error(`stopped by ${signal}`));
     if (this.phase === "finishing") {
       // Packaging already runs without a deadline: it gets one now.
-      const timer = setTimeout(() => this.finishing.abort(new Error("stop deadline reached")), Math.max(0, this.finishingDeadline(this.stop) - Date.now()));
+      const timer = setTimeout(() => this.finishing.abort(new Error("stop deadline reached")), Math.max(0, finishingDeadline(this.stop.deadline) - Date.now()));
       this.timers.push(timer);
     }
     this.armExitWatchdog();
@@ -346,20 +334,16 @@ class Supervisor {
     this.timers.push(timer);
   }
 
-  private async refreshEstimate(checkpointDir: string): Promise<void> {
-    try {
-      const markers = this.options.commitMarkers;
-      this.estimatedPackageBytes = await estimatePackageBytes(checkpointDir, markers ? { markers: [...markers] } : {});
-    } catch (err) {
-      this.log.debug({ event: "estimate.error", err }, "could not measure the checkpoint size");
-    }
+  private async refreshEstimate(): Promise<void> {
+    const bytes = await this.artifacts?.estimatePackageBytes();
+    if (bytes !== undefined) this.estimatedPackageBytes = bytes;
   }
 
   /** Measured before SIGTERM, so the stop path itself does no directory walk. */
-  private scheduleEstimateRefresh(checkpointDir: string): void {
+  private scheduleEstimateRefresh(): void {
     const tick = (): void => {
       if (this.phase !== "running" || this.stop) return;
-      void this.refreshEstimate(checkpointDir).finally(() => {
+      void this.refreshEstimate().finally(() => {
         const timer = setTimeout(tick, ESTIMATE_REFRESH_MS);
         timer.unref();
         this.timers.push(timer);
@@ -391,102 +375,19 @@ class Supervisor {
     if (verdict.failureReason !== null) {
       this.log.error({ event: "job.failure", reason: verdict.failureReason }, verdict.failureReason.split("\n")[0]);
     }
-    const flushing = this.flushCheckpoints();
+    const deadline = (): number | undefined => (this.stop ? finishingDeadline(this.stop.deadline) : undefined);
+    const flushing = this.artifacts?.flush(deadline(), this.finishing.signal);
     // A failed resume never started the algorithm: the checkpoint dir holds nothing of this run.
-    const packaging = outcome.kind === "resume-failed" ? { artifact: null, problem: null } : await this.packageStage(verdict.reason);
+    const packaging =
+      outcome.kind === "resume-failed" || !this.artifacts
+        ? { artifact: null, problem: null }
+        : await this.artifacts.package(verdict.reason, { stopping: this.stop !== undefined, deadline, signal: this.finishing.signal, cutOff: this.cutOff });
     await flushing;
     const failureReason = [verdict.failureReason, packaging.problem].filter((r): r is string => r !== null).join("\n") || null;
     if (failureReason !== null) await writeFailureFile(this.paths.failureFile, failureReason);
     // A stop that arrived while packaging still ends the job Stopped.
     const status = this.stop ? "Stopped" : verdict.status;
     return this.end(status, verdict.exitCode, { ...verdict.fields, failureReason, artifact: packaging.artifact }, verdict.message);
-  }
-
-  /**
-   * Stopped and Failed jobs get the newest complete checkpoint as their model (a failed job's last
-   * checkpoint is what a user needs to debug or resume); a Completed job keeps the model its
-   * algorithm wrote unless `--on-complete package`.
-   */
-  private async packageStage(reason: StopReason): Promise<{ artifact: ArtifactStatus | null; problem: string | null }> {
-    if (reason === "Completed" && this.options.onComplete !== "package") return { artifact: null, problem: null };
-    await this.status.transition(this.stop ? "Stopping" : "InProgress", "Uploading");
-    return packageAndUpload({
-      reason,
-      checkpointDir: this.checkpointDir,
-      modelDir: this.paths.modelDir,
-      jobName: this.status.current.TrainingJobName ?? "unnamed",
-      compression: this.options.compression,
-      layout: this.options.modelLayout,
-      markers: this.options.commitMarkers,
-      output: this.output,
-      deadline: () => (this.stop ? this.finishingDeadline(this.stop) : undefined),
-      signal: this.finishing.signal,
-      log: this.log,
-      cutOff: this.cutOff,
-    });
-  }
-
-  private async openOutputTarget(jobName: string, config: JobConfig): Promise<OutputTarget> {
-    if (this.options.modelLayout === "files") {
-      throw new ConfigError("--output", undefined, "uploads the model archive, but --model-layout files writes no archive; use --model-layout archive");
-    }
-    return openOutput({
-      uri: this.options.output as string,
-      source: "--output",
-      s3Endpoint: this.options.s3Endpoint,
-      jobName,
-      hosts: config.resource.hosts,
-      currentHost: config.resource.currentHost,
-      env: this.options.env,
-      log: this.log,
-    });
-  }
-
-  private openCheckpointRemote(uri: string, config: JobConfig): Promise<CheckpointRemote> {
-    return CheckpointRemote.open({
-      uri,
-      source: this.options.checkpointUri !== undefined ? "--checkpoint-uri" : `${this.paths.checkpointConfig}: S3Uri`,
-      s3Endpoint: this.options.s3Endpoint,
-      hosts: config.resource.hosts,
-      currentHost: config.resource.currentHost,
-      checkpointDir: this.checkpointDir,
-      markers: this.options.commitMarkers,
-      keep: this.options.keep,
-      env: this.options.env,
-      log: this.log,
-    });
-  }
-
-  /** Before the algorithm starts: the newest complete remote checkpoint into the checkpoint dir. */
-  private async resumeStage(remote: CheckpointRemote): Promise<{ kind: "resumed"; dir: string } | { kind: "failed"; problem: string }> {
-    await this.status.transition("InProgress", "Downloading");
-    try {
-      const result = await remote.resume(this.starting.signal);
-      const dir = result.checkpoint === null ? "" : path.join(this.checkpointDir, result.checkpoint);
-      void this.status.update({ resumedFrom: result.checkpoint });
-      this.log.info({ event: "resume.checkpoint", checkpoint: result.checkpoint, downloadedBytes: result.downloadedBytes, skippedFiles: result.skippedFiles }, result.checkpoint ? `resuming from ${result.checkpoint}` : "no remote checkpoint: starting fresh");
-      return { kind: "resumed", dir };
-    } catch (err) {
-      if (this.stop) return { kind: "resumed", dir: "" };
-      const message = err instanceof Error ? err.message : String(err);
-      return { kind: "failed", problem: `trainguard: could not resume from ${remote.uri}: ${message}. The algorithm was not started, so it cannot overwrite the remote checkpoints.` };
-    }
-  }
-
-  /** Stop path: whatever the background sync has not made remote yet, by the deadline. */
-  private async flushCheckpoints(): Promise<void> {
-    if (!this.remote) return;
-    const deadline = this.stop ? this.finishingDeadline(this.stop) : Date.now() + UNBOUNDED_FLUSH_MS;
-    const flush = await this.remote.flush(deadline, this.finishing.signal);
-    if (!flush) return;
-    void this.status.update({ checkpointSync: { ...this.status.current.checkpointSync, flush } });
-    if (flush.ok || flush.code === "NO_CHECKPOINT") this.log.info({ event: "sync.flushed", ...flush }, "checkpoints are remote");
-    else this.log.warn({ event: "sync.flush-failed", ...flush }, `the newest checkpoint is not remote: ${flush.reason}`);
-  }
-
-  /** Finishing work must be done by then: the deadline less the exit margin and the final status write. */
-  private finishingDeadline(stop: StopState): number {
-    return stop.deadline - EXIT_MARGIN_MS - FINAL_WRITE_MS;
   }
 
   private async end(

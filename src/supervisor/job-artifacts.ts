@@ -1,0 +1,187 @@
+import { estimatePackageBytes, type CompressionMode, type ModelLayout, type StopReason } from "../artifacts/index.js";
+import { ConfigError, type JobConfig, type MlPaths } from "../contract/index.js";
+import type { Logger } from "../log/index.js";
+import { CheckpointRemote } from "./checkpoint-remote.js";
+import { openOutput, type OutputTarget } from "./output.js";
+import { packageAndUpload, type PackageStageResult } from "./package-stage.js";
+import type { StatusFile } from "./status.js";
+
+/** The supervisor exits this long before the deadline at the latest, whatever is still running. */
+export const EXIT_MARGIN_MS = 500;
+/** Kept back from finishing work for the last status write and exit. */
+export const FINAL_WRITE_MS = 250;
+/** Without a stop, the final checkpoint sync still ends at some point rather than hanging the exit. */
+const UNBOUNDED_FLUSH_MS = 3_600_000;
+
+/** Finishing work (flush, packaging, upload) must be done by then: the stop deadline less the exit margin and the final status write. */
+export function finishingDeadline(stopDeadline: number): number {
+  return stopDeadline - EXIT_MARGIN_MS - FINAL_WRITE_MS;
+}
+
+/** The job options JobArtifacts reads: `trainguard run`'s and runTraining's options both have them. */
+export interface ArtifactSettings {
+  readonly compression: CompressionMode;
+  readonly modelLayout: ModelLayout;
+  /** What a Completed job does with its checkpoints: keep the algorithm's own model dir, or package. */
+  readonly onComplete: "keep" | "package";
+  /** Where the archive is uploaded (s3:// or file://), as `<output>/<job>/output/model.tar.gz`. */
+  readonly output?: string | undefined;
+  /** Remote checkpoints (resume, background sync); when not given, checkpointconfig.json's S3Uri. */
+  readonly checkpointUri?: string | undefined;
+  /** Remote checkpoints the sync keeps. */
+  readonly keep: number;
+  readonly s3Endpoint?: string | undefined;
+}
+
+export interface JobArtifactsOptions {
+  readonly settings: ArtifactSettings;
+  readonly paths: MlPaths;
+  readonly config: JobConfig;
+  readonly jobName: string;
+  readonly checkpointDir: string;
+  readonly markers: readonly string[] | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  readonly log: Logger;
+  readonly status: StatusFile;
+  /** How the caller's options are spelled in errors: `--output` for the CLI, `output` for runTraining. */
+  readonly optionNames: { readonly output: string; readonly checkpointUri: string; readonly modelLayout: string };
+  /** What runs the training code, in messages: "the algorithm", "the training function". */
+  readonly algorithmNoun: string;
+}
+
+/**
+ * Where a job's model and checkpoints go besides the checkpoint dir: the model dir, `--output`,
+ * and the checkpoint remote. Opened before the algorithm starts (a bad URI fails the job before
+ * it can run), resumed from, synced to while training, flushed and packaged into at the end. The
+ * supervisor and the in-process library (runTraining) drive the same object, so both produce the
+ * same artifact, status fields and problems.
+ */
+export class JobArtifacts {
+  private constructor(
+    private readonly opts: JobArtifactsOptions,
+    readonly output: OutputTarget | undefined,
+    readonly remote: CheckpointRemote | undefined,
+  ) {}
+
+  /** Opens `--output` and the checkpoint remote. Throws ConfigError for a URI or option that cannot work. */
+  static async open(opts: JobArtifactsOptions): Promise<JobArtifacts> {
+    const { config, optionNames, settings } = opts;
+    let output: OutputTarget | undefined;
+    if (settings.output !== undefined) {
+      if (settings.modelLayout === "files") {
+        throw new ConfigError(optionNames.output, undefined, `uploads the model archive, but ${optionNames.modelLayout} files writes no archive; use ${optionNames.modelLayout} archive`);
+      }
+      output = await openOutput({
+        uri: settings.output,
+        source: optionNames.output,
+        s3Endpoint: settings.s3Endpoint,
+        jobName: opts.jobName,
+        hosts: config.resource.hosts,
+        currentHost: config.resource.currentHost,
+        env: opts.env,
+        log: opts.log,
+      });
+    }
+    const checkpointUri = settings.checkpointUri ?? config.checkpoint.s3Uri;
+    const remote =
+      checkpointUri === undefined
+        ? undefined
+        : await CheckpointRemote.open({
+            uri: checkpointUri,
+            source: settings.checkpointUri !== undefined ? optionNames.checkpointUri : `${opts.paths.checkpointConfig}: S3Uri`,
+            s3Endpoint: settings.s3Endpoint,
+            hosts: config.resource.hosts,
+            currentHost: config.resource.currentHost,
+            checkpointDir: opts.checkpointDir,
+            markers: opts.markers,
+            keep: settings.keep,
+            env: opts.env,
+            log: opts.log,
+          });
+    return new JobArtifacts(opts, output, remote);
+  }
+
+  /**
+   * Before the algorithm starts: the newest complete remote checkpoint into the checkpoint dir.
+   * `checkpoint` is its name (null: nothing remote, or the download was stopped). A failure is a
+   * problem to report, and the algorithm must not start: it could overwrite the remote checkpoints.
+   */
+  async resume(signal: AbortSignal, stopped: () => boolean): Promise<{ kind: "resumed"; checkpoint: string | null } | { kind: "failed"; problem: string }> {
+    const { remote, opts } = this;
+    if (!remote) return { kind: "resumed", checkpoint: null };
+    await opts.status.transition("InProgress", "Downloading");
+    try {
+      const result = await remote.resume(signal);
+      void opts.status.update({ resumedFrom: result.checkpoint });
+      opts.log.info(
+        { event: "resume.checkpoint", checkpoint: result.checkpoint, downloadedBytes: result.downloadedBytes, skippedFiles: result.skippedFiles },
+        result.checkpoint ? `resuming from ${result.checkpoint}` : "no remote checkpoint: starting fresh",
+      );
+      return { kind: "resumed", checkpoint: result.checkpoint };
+    } catch (err) {
+      if (stopped()) return { kind: "resumed", checkpoint: null };
+      const message = err instanceof Error ? err.message : String(err);
+      const noun = opts.algorithmNoun.charAt(0).toUpperCase() + opts.algorithmNoun.slice(1);
+      return { kind: "failed", problem: `trainguard: could not resume from ${remote.uri}: ${message}. ${noun} was not started, so it cannot overwrite the remote checkpoints.` };
+    }
+  }
+
+  /** While training: every checkpoint that becomes complete goes remote in the background. */
+  startSync(): void {
+    const { status, log } = this.opts;
+    this.remote?.startSync((lag) => {
+      void status.update({ checkpointSync: { ...status.current.checkpointSync, lag } });
+      log.debug({ event: "sync.lag", ...lag }, `checkpoints not yet remote: ${lag.checkpoints} (${lag.bytes} bytes)`);
+    });
+  }
+
+  /** Stop path: whatever the background sync has not made remote yet, by `deadline` (none: an hour). */
+  async flush(deadline: number | undefined, signal: AbortSignal): Promise<void> {
+    if (!this.remote) return;
+    const { status, log } = this.opts;
+    const flush = await this.remote.flush(deadline ?? Date.now() + UNBOUNDED_FLUSH_MS, signal);
+    if (!flush) return;
+    void status.update({ checkpointSync: { ...status.current.checkpointSync, flush } });
+    if (flush.ok || flush.code === "NO_CHECKPOINT") log.info({ event: "sync.flushed", ...flush }, "checkpoints are remote");
+    else log.warn({ event: "sync.flush-failed", ...flush }, `the newest checkpoint is not remote: ${flush.reason}`);
+  }
+
+  /**
+   * Stopped and Failed jobs get the newest complete checkpoint as their model (a failed job's last
+   * checkpoint is what a user needs to debug or resume); a Completed job keeps the model its
+   * algorithm wrote unless on-complete is `package`.
+   */
+  async package(
+    reason: StopReason,
+    run: { readonly stopping: boolean; readonly deadline: () => number | undefined; readonly signal: AbortSignal; readonly cutOff?: ReadonlySet<string> },
+  ): Promise<PackageStageResult> {
+    const { opts } = this;
+    if (reason === "Completed" && opts.settings.onComplete !== "package") return { artifact: null, problem: null };
+    await opts.status.transition(run.stopping ? "Stopping" : "InProgress", "Uploading");
+    return packageAndUpload({
+      reason,
+      checkpointDir: opts.checkpointDir,
+      modelDir: opts.paths.modelDir,
+      jobName: opts.status.current.TrainingJobName ?? "unnamed",
+      compression: opts.settings.compression,
+      layout: opts.settings.modelLayout,
+      markers: opts.markers,
+      output: this.output,
+      deadline: run.deadline,
+      signal: run.signal,
+      log: opts.log,
+      ...(run.cutOff ? { cutOff: run.cutOff } : {}),
+    });
+  }
+
+  /** Bytes the stop path would package now (for the checkpoint reserve); undefined when it cannot tell. */
+  async estimatePackageBytes(): Promise<number | undefined> {
+    const { opts } = this;
+    try {
+      return await estimatePackageBytes(opts.checkpointDir, opts.markers ? { markers: [...opts.markers] } : {});
+    } catch (err) {
+      opts.log.debug({ event: "estimate.error", err }, "could not measure the checkpoint size");
+      return undefined;
+    }
+  }
+}
