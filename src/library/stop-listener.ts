@@ -24,7 +24,7 @@ export class StopListener {
 
   constructor(
     private readonly signals: readonly NodeJS.Signals[],
-    private readonly stopFile?: string,
+    stopFile?: string,
   ) {
     for (const signal of signals) process.on(signal, this.receive);
     if (stopFile !== undefined) {
