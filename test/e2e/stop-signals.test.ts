@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { expect, it } from "vitest";
-import { expectEventOrder, expectTransitions } from "../helpers/assertions.js";
+import { expectTransitions } from "../helpers/assertions.js";
 import { algorithm, describeE2E } from "../helpers/e2e.js";
 import { launchJob, ms, startJob, type HandlerRecord, type Job } from "../helpers/job.js";
 import { spamUntilStopFile, watchStartup } from "../helpers/startup.js";
