@@ -45,5 +45,5 @@ export function describeError(err: unknown): string {
   if (typeof e.code === "string" && e.code !== e.name) parts.push(e.code);
   const status = e.$metadata?.httpStatusCode;
   if (status !== undefined) parts.push(`HTTP ${status}`);
-  return `${parts.join(" ")}: ${e.message}`;
+  return `${parts.join(" ")}: ${e.message}`.replace(/\s*\n\s*/g, " ");
 }

@@ -1,5 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
+import { raceAbort } from "../async/index.js";
 import { UploadError, describeError } from "./errors.js";
 
 export interface GuardOptions {
@@ -100,30 +101,9 @@ export class UploadGuard {
     }
   }
 
-  /**
-   * `promise`, unless the upload fails first. Built on an abort listener that is removed when the
-   * promise settles, not on Promise.race against a long-lived promise: that would keep every
-   * settled value (part buffers included) reachable until the upload ends.
-   */
+  /** `promise`, unless the upload fails first (then the failure): see raceAbort. */
   race<T>(promise: Promise<T>): Promise<T> {
-    // The loser may reject later (an aborted request): that is expected, not unhandled.
-    promise.catch(() => undefined);
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    const signal = this.controller.signal;
-    return new Promise<T>((resolve, reject) => {
-      const onFail = () => reject(this.failure);
-      signal.addEventListener("abort", onFail, { once: true });
-      promise.then(
-        (value) => {
-          signal.removeEventListener("abort", onFail);
-          resolve(value);
-        },
-        (err: unknown) => {
-          signal.removeEventListener("abort", onFail);
-          reject(err);
-        },
-      );
-    });
+    return raceAbort(promise, this.controller.signal);
   }
 
   async sleep(ms: number): Promise<void> {

@@ -26,17 +26,3 @@ export class Cancelled extends Error {
 export class LocalChanged extends Error {
   override readonly name = "LocalChanged";
 }
-
-/**
- * One line for logs. SDK errors carry request metadata as properties; only name, code, status and
- * message go out, never the object.
- */
-export function oneLine(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const e = err as Error & { code?: unknown; $metadata?: { httpStatusCode?: number } };
-  const parts = [e.name];
-  if (typeof e.code === "string" && e.code !== e.name) parts.push(e.code);
-  const status = e.$metadata?.httpStatusCode;
-  if (status !== undefined) parts.push(`HTTP ${status}`);
-  return `${parts.join(" ")}: ${e.message}`.replace(/\s*\n\s*/g, " ");
-}

@@ -6,8 +6,8 @@ import { pipeline } from "node:stream/promises";
 import { DEFAULT_COMMIT_MARKERS } from "../artifacts/index.js";
 import { fsyncDirectory } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
-import { safeRelativeKey, type ObjectStore } from "../storage/index.js";
-import { Cancelled, DeadlineReached, ResumeError, oneLine } from "./errors.js";
+import { describeError, safeRelativeKey, type ObjectStore } from "../storage/index.js";
+import { Cancelled, DeadlineReached, ResumeError } from "./errors.js";
 import { HashingStream, hashHandle } from "./hashing.js";
 import { LOCAL_TEMP_PREFIX, NAME_ORDER, SYNC_INDEX_NAME, fileKey, groupListing, isMarker, listingPrefix, normalizePrefix } from "./layout.js";
 import { runPool } from "./pool.js";
@@ -61,7 +61,7 @@ export async function resumeFromRemote(opts: ResumeOptions): Promise<ResumeResul
     return { checkpoint: chosen.name, ...result };
   } catch (err) {
     const failure = asResumeError(err, signal);
-    log.warn({ event: "resume.failed", code: failure instanceof ResumeError ? failure.code : undefined, error: oneLine(failure) }, "resume failed");
+    log.warn({ event: "resume.failed", code: failure instanceof ResumeError ? failure.code : undefined, error: describeError(failure) }, "resume failed");
     throw failure;
   } finally {
     limit.dispose();

@@ -1,8 +1,8 @@
 import { selectCheckpoint, DEFAULT_COMMIT_MARKERS } from "../artifacts/index.js";
 import { ConfigError } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
-import type { ObjectStore } from "../storage/index.js";
-import { Cancelled, DeadlineReached, LocalChanged, oneLine } from "./errors.js";
+import { describeError, type ObjectStore } from "../storage/index.js";
+import { Cancelled, DeadlineReached, LocalChanged } from "./errors.js";
 import { HashCache } from "./hashing.js";
 import { normalizePrefix } from "./layout.js";
 import { commitTime, listCheckpointFiles, scanLocal, type LocalCheckpoint, type LocalFile } from "./local-scan.js";
@@ -91,7 +91,7 @@ export class CheckpointSync {
     this.log.info({ event: "sync.start", checkpointDir: this.dir, keep: this.keep }, "checkpoint sync started");
     this.loop = this.run().catch((err: unknown) => {
       // run() catches everything itself; this is the last line of defence for the process.
-      this.log.error({ event: "sync.error", error: oneLine(err) }, "checkpoint sync loop ended unexpectedly");
+      this.log.error({ event: "sync.error", error: describeError(err) }, "checkpoint sync loop ended unexpectedly");
     });
   }
 
@@ -167,7 +167,7 @@ export class CheckpointSync {
             // --keep holds after the stop too: the flushed checkpoint may push an older one out.
             if (pruneVictims(remote, this.keep).length > 0) {
               await pruneRemote({ store: this.store, prefix: this.prefix, markers: this.markers, remote, keep: this.keep, log: this.log, signal }).catch((err: unknown) =>
-                this.log.warn({ event: "sync.error", phase: "prune", error: oneLine(err) }, "could not remove old remote checkpoints"),
+                this.log.warn({ event: "sync.error", phase: "prune", error: describeError(err) }, "could not remove old remote checkpoints"),
               );
             }
             // status.json shows lag: it should say the stop left nothing behind.
@@ -181,14 +181,14 @@ export class CheckpointSync {
           if (err instanceof LocalChanged) throw err;
           failures++;
           const delay = jitteredBackoff(failures, 200, 2_000);
-          this.log.warn({ event: "sync.error", checkpoint: name, phase: "flush", error: oneLine(err), retryInMs: delay }, "flush attempt failed; retrying");
+          this.log.warn({ event: "sync.error", checkpoint: name, phase: "flush", error: describeError(err), retryInMs: delay }, "flush attempt failed; retrying");
           await pause(delay, signal);
         }
       }
     } catch (err) {
       const reason: unknown = signal.aborted ? signal.reason : err;
       const code = reason instanceof DeadlineReached ? "DEADLINE" : reason instanceof Cancelled ? "ABORTED" : "ERROR";
-      const failed: FlushResult = { ok: false, code, reason: oneLine(reason), ...(name === undefined ? {} : { checkpoint: name }), ...counts() };
+      const failed: FlushResult = { ok: false, code, reason: describeError(reason), ...(name === undefined ? {} : { checkpoint: name }), ...counts() };
       this.log.warn({ event: "sync.flush.failed", ...failed }, "flush did not make the newest checkpoint remote");
       return failed;
     } finally {
@@ -213,7 +213,7 @@ export class CheckpointSync {
           } else if (!(this.paused && err instanceof Cancelled)) {
             failures++;
             delay = jitteredBackoff(failures, this.retryInitialMs, this.retryMaxMs);
-            this.log.warn({ event: "sync.error", error: oneLine(err), failures, retryInMs: delay }, "checkpoint sync failed; retrying later");
+            this.log.warn({ event: "sync.error", error: describeError(err), failures, retryInMs: delay }, "checkpoint sync failed; retrying later");
           }
         }
       }
@@ -386,7 +386,7 @@ export class CheckpointSync {
     try {
       this.onLag?.(lag);
     } catch (err) {
-      this.log.warn({ event: "sync.error", error: oneLine(err) }, "onLag callback threw");
+      this.log.warn({ event: "sync.error", error: describeError(err) }, "onLag callback threw");
     }
   }
 }

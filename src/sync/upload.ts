@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { lstat, open, type FileHandle } from "node:fs/promises";
 import { pipeline } from "node:stream";
 import type { Logger } from "../log/index.js";
-import type { ObjectStore } from "../storage/index.js";
-import { LocalChanged, oneLine } from "./errors.js";
+import { describeError, type ObjectStore } from "../storage/index.js";
+import { LocalChanged } from "./errors.js";
 import { HashingStream, PROBE_BYTES, READ_CHUNK, hashHandle, probeHandle, type Digest, type HashCache } from "./hashing.js";
 import { SYNC_INDEX_NAME, checkpointKeyPrefix, fileKey, isMarker } from "./layout.js";
 import { commitTime, identityOf, type LocalCheckpoint, type LocalFile } from "./local-scan.js";
@@ -202,7 +202,7 @@ class CheckpointUpload {
           return;
         } catch (err) {
           if (this.signal.aborted) throw this.signal.reason;
-          log.debug({ event: "sync.copy-failed", checkpoint: this.local.name, file: f.rel, error: oneLine(err) }, "server-side copy failed; uploading");
+          log.debug({ event: "sync.copy-failed", checkpoint: this.local.name, file: f.rel, error: describeError(err) }, "server-side copy failed; uploading");
         }
       }
     }
