@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect as globalExpect, type ExpectStatic } from "vitest";
 import { EMBEDDED_S3_CREDENTIALS } from "../../src/local/index.js";
 import type { S3Fixture } from "../helpers/s3.js";
+import { STOPPED_WHILE_TRAINING } from "../helpers/assertions.js";
 
 const execFileAsync = promisify(execFile);
 /** The CLI built by the vitest global setup, run on the host to check what the containers wrote. */
@@ -505,13 +506,7 @@ async function stopExample(spec: ExampleSpec, options: StopOptions, expect: Expe
     failureReason: null,
     trainguardExitCode: saves ? 0 : 137,
   });
-  expect(status.transitions.map((t) => [t.status, t.secondaryStatus])).toEqual([
-    ["InProgress", "Starting"],
-    ["InProgress", "Training"],
-    ["Stopping", "Stopping"],
-    ["Stopping", "Uploading"],
-    ["Stopped", "Stopped"],
-  ]);
+  expect(status.transitions.map((t) => [t.status, t.secondaryStatus])).toEqual(STOPPED_WHILE_TRAINING.map((step) => [...step]));
 
   const { complete } = await checkpoints(path.join(root, "checkpoints"));
   const newest = complete.at(-1) as string;

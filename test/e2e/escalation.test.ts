@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { expectEventOrder, expectTransitions } from "../helpers/assertions.js";
+import { STOPPED_WHILE_TRAINING, expectEventOrder, expectTransitions } from "../helpers/assertions.js";
 import { LANGUAGES, algorithm, describeE2E, expectedReserveMs } from "../helpers/e2e.js";
 import { ms, startJob, type Job } from "../helpers/job.js";
 import { hostPidOf, isAlive, processesWithMarker } from "../helpers/procfs.js";
@@ -58,13 +58,7 @@ describeE2E("escalation: the algorithm ignores SIGTERM", () => {
       expect(exit.pid1Signaled).toBe(false);
 
       const status = job.status();
-      expectTransitions(status, [
-        ["InProgress", "Starting"],
-        ["InProgress", "Training"],
-        ["Stopping", "Stopping"],
-        ["Stopping", "Uploading"],
-        ["Stopped", "Stopped"],
-      ]);
+      expectTransitions(status, STOPPED_WHILE_TRAINING);
       expect(status).toMatchObject({
         escalated: true,
         exitCode: null,

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect, it, onTestFinished } from "vitest";
-import { expectEventOrder, expectTransitions } from "../helpers/assertions.js";
+import { FAILED_AFTER_TRAINING, expectEventOrder, expectTransitions } from "../helpers/assertions.js";
 import { LANGUAGES, algorithm, describeE2E } from "../helpers/e2e.js";
 import { startJob } from "../helpers/job.js";
 
@@ -45,12 +45,7 @@ describeE2E("outcomes without a stop", () => {
       const exit = await job.waitExit();
       expect(exit.code).toBe(5);
       const status = job.status();
-      expectTransitions(status, [
-        ["InProgress", "Starting"],
-        ["InProgress", "Training"],
-        ["InProgress", "Uploading"],
-        ["Failed", "Failed"],
-      ]);
+      expectTransitions(status, FAILED_AFTER_TRAINING);
       expect(status).toMatchObject({ exitCode: 5, signal: null, trainguardExitCode: 5, stopRequestedAt: null });
       const failure = job.failureFile();
       expect(failure).toBeDefined();

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { expectTransitions } from "../helpers/assertions.js";
+import { FAILED_AFTER_TRAINING, expectTransitions } from "../helpers/assertions.js";
 import { algorithm, describeE2E, type Language } from "../helpers/e2e.js";
 import { startJob } from "../helpers/job.js";
 import { hostPidOf, isAlive, namespaceProcesses, zombiesInNamespace } from "../helpers/procfs.js";
@@ -42,12 +42,7 @@ describeE2E("reaping: orphans re-parented to PID 1", () => {
       const exit = await job.waitExit();
       expect(exit.code).toBe(7);
       const status = job.status();
-      expectTransitions(status, [
-        ["InProgress", "Starting"],
-        ["InProgress", "Training"],
-        ["InProgress", "Uploading"],
-        ["Failed", "Failed"],
-      ]);
+      expectTransitions(status, FAILED_AFTER_TRAINING);
       expect(status).toMatchObject({ exitCode: 7, signal: null, trainguardExitCode: 7, stopRequestedAt: null });
       expect(status.failureReason).toEqual(expect.stringContaining("exit code 7"));
       expect(job.failureFile()).toEqual(expect.stringContaining("exit code 7"));

@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
 import { expect, it } from "vitest";
-import { expectEventOrder, expectTransitions } from "../helpers/assertions.js";
+import { STOPPED_WHILE_TRAINING, expectEventOrder, expectTransitions } from "../helpers/assertions.js";
 import { LANGUAGES, algorithm, describeE2E, expectedReserveMs } from "../helpers/e2e.js";
 import { ms, startJob, type HandlerRecord } from "../helpers/job.js";
 
@@ -53,13 +53,7 @@ describeE2E("stop: the algorithm handles SIGTERM and saves", () => {
       expect(exit.at).toBeGreaterThanOrEqual(savedAt);
 
       const status = job.status();
-      expectTransitions(status, [
-        ["InProgress", "Starting"],
-        ["InProgress", "Training"],
-        ["Stopping", "Stopping"],
-        ["Stopping", "Uploading"],
-        ["Stopped", "Stopped"],
-      ]);
+      expectTransitions(status, STOPPED_WHILE_TRAINING);
       expect(status).toMatchObject({
         TrainingJobName: job.jobName,
         stopRequestedAt: request.requestedAt,
@@ -107,13 +101,7 @@ describeE2E("stop: the algorithm handles SIGTERM and saves", () => {
       expect(exit.code).toBe(3);
       expect(job.testJson<HandlerRecord>("handler.json")?.existed).toBe(true);
       const status = job.status();
-      expectTransitions(status, [
-        ["InProgress", "Starting"],
-        ["InProgress", "Training"],
-        ["Stopping", "Stopping"],
-        ["Stopping", "Uploading"],
-        ["Stopped", "Stopped"],
-      ]);
+      expectTransitions(status, STOPPED_WHILE_TRAINING);
       expect(status).toMatchObject({ exitCode: 3, signal: null, escalated: false, trainguardExitCode: 3, stopSignal: "SIGTERM" });
       expect(status.failureReason).toEqual(expect.stringContaining("exit code 3"));
       // The algorithm's own reason is what the platform shows: never overwritten.

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { expect, it } from "vitest";
-import { expectTransitions } from "../helpers/assertions.js";
+import { STOPPED_WHILE_TRAINING, expectTransitions } from "../helpers/assertions.js";
 import { algorithm, describeE2E } from "../helpers/e2e.js";
 import { launchJob, ms, startJob, type HandlerRecord, type Job } from "../helpers/job.js";
 import { spamUntilStopFile, watchStartup } from "../helpers/startup.js";
@@ -45,13 +45,7 @@ describeE2E("stop signals: repeated, SIGINT", () => {
     const request = job.stopRequest();
     expect(request).toMatchObject({ signal: "SIGINT", graceSeconds: 10 });
     const status = job.status();
-    expectTransitions(status, [
-      ["InProgress", "Starting"],
-      ["InProgress", "Training"],
-      ["Stopping", "Stopping"],
-      ["Stopping", "Uploading"],
-      ["Stopped", "Stopped"],
-    ]);
+    expectTransitions(status, STOPPED_WHILE_TRAINING);
     expect(status).toMatchObject({ stopSignal: "SIGINT", exitCode: null, signal: "SIGTERM", escalated: false, trainguardExitCode: 143 });
     // This algorithm saves nothing: the job still stops cleanly, and says no model was saved.
     expect(status.failureReason).toMatch(/^No model was saved: .*checkpoints is empty/);

@@ -1,6 +1,23 @@
 import { expect } from "vitest";
 import { ms, type Job, type StatusDoc } from "./job.js";
 
+/** A job stopped while its algorithm trained, then packaged: the steps status.json goes through. */
+export const STOPPED_WHILE_TRAINING = [
+  ["InProgress", "Starting"],
+  ["InProgress", "Training"],
+  ["Stopping", "Stopping"],
+  ["Stopping", "Uploading"],
+  ["Stopped", "Stopped"],
+] as const;
+
+/** A job whose algorithm failed on its own, its newest checkpoint then packaged. */
+export const FAILED_AFTER_TRAINING = [
+  ["InProgress", "Starting"],
+  ["InProgress", "Training"],
+  ["InProgress", "Uploading"],
+  ["Failed", "Failed"],
+] as const;
+
 /** The (status, secondaryStatus) steps of status.json, in order, with non-decreasing timestamps. */
 export function expectTransitions(status: StatusDoc, steps: ReadonlyArray<readonly [string, string]>): void {
   expect(status.transitions.map((t) => [t.status, t.secondaryStatus])).toEqual(steps.map((s) => [...s]));
