@@ -1,16 +1,9 @@
-import type { CompressionMode, ModelLayout, StopReason } from "../artifacts/index.js";
-import type { Logger } from "../log/index.js";
 import { ArchiveUpload, type OutputTarget } from "./output.js";
-import { packageModel } from "./package-model.js";
+import { packageModel, type PackageModelInput } from "./package-model.js";
 import type { ArtifactStatus } from "./status.js";
 
-export interface PackageStageInput {
-  readonly reason: StopReason;
-  readonly checkpointDir: string;
-  readonly modelDir: string;
-  readonly jobName: string;
-  readonly compression: CompressionMode;
-  readonly layout: ModelLayout;
+/** What packageModel takes, with the deadline asked again when the upload starts, and --output. */
+export interface PackageStageInput extends Omit<PackageModelInput, "markers" | "deadline" | "signal" | "tee"> {
   readonly markers?: readonly string[] | undefined;
   /** `--output`, opened before the job started; undefined: local archive only. */
   readonly output: OutputTarget | undefined;
@@ -18,9 +11,6 @@ export interface PackageStageInput {
   readonly deadline: () => number | undefined;
   /** Aborts packaging and upload (the stop deadline came). */
   readonly signal: AbortSignal;
-  readonly log: Logger;
-  /** Canonical paths of files the algorithm was writing when it was killed: never packaged. */
-  readonly cutOff?: ReadonlySet<string>;
 }
 
 export interface PackageStageResult {
@@ -38,19 +28,13 @@ export async function packageAndUpload(input: PackageStageInput): Promise<Packag
   const { log } = input;
   const upload = input.output ? new ArchiveUpload(input.output, { deadline: input.deadline, signal: input.signal }, log) : undefined;
   const deadline = input.deadline();
+  // The rest is packageModel's input as is; output and the deadline function are this stage's own.
+  const { output: _output, markers, deadline: _askDeadline, ...packaging } = input;
   const outcome = await packageModel({
+    ...packaging,
     ...(upload ? { tee: upload.consume } : {}),
-    reason: input.reason,
-    checkpointDir: input.checkpointDir,
-    modelDir: input.modelDir,
-    jobName: input.jobName,
-    compression: input.compression,
-    layout: input.layout,
-    ...(input.markers ? { markers: [...input.markers] } : {}),
+    ...(markers ? { markers: [...markers] } : {}),
     ...(deadline === undefined ? {} : { deadline }),
-    signal: input.signal,
-    log,
-    ...(input.cutOff ? { cutOff: input.cutOff } : {}),
   });
   const uploaded = await upload?.finish(outcome.kind === "packaged" ? outcome.result.manifestPath : undefined);
   switch (outcome.kind) {
