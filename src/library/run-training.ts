@@ -2,7 +2,7 @@ import path from "node:path";
 import { ConfigError, EXIT_CONFIG_ERROR, resolveMlRoot } from "../contract/index.js";
 import { createLogger } from "../log/index.js";
 import { EXIT_INTERNAL_ERROR, recordRefusedStart, writeFailureFile } from "../supervisor/index.js";
-import { parseStopSignal } from "../supervisor/index.js";
+import { keepInspectorShut, parseStopSignal } from "../supervisor/index.js";
 import { InProcessJob } from "./in-process.js";
 import { resolveOptions, type ResolvedOptions, type TrainingOptions } from "./options.js";
 import type { TrainFunction, TrainingResult } from "./result.js";
@@ -32,7 +32,9 @@ export async function runTraining(train: TrainFunction, options: TrainingOptions
   if (running) throw new Error("runTraining is already running in this process: one training job per process");
   const env = process.env;
   const stopFile = env.TRAINGUARD_STOP_FILE === "" ? undefined : env.TRAINGUARD_STOP_FILE;
-  // First, before anything that awaits: as PID 1 a stop signal with no handler yet is dropped.
+  // First, before anything that awaits: as PID 1 a stop signal with no handler yet is dropped, and
+  // a SIGUSR1 (Slurm's time-limit warning, or one forwarded by trainguard) must not open Node's inspector.
+  keepInspectorShut();
   const listener = new StopListener(stopSignals(stopFile !== undefined, env), stopFile);
   running = true;
   let result: TrainingResult;

@@ -2,8 +2,73 @@ import { constants as osConstants } from "node:os";
 
 /** Signals that request a stop: SageMaker/Docker/Kubernetes send SIGTERM, a terminal sends SIGINT. */
 export const STOP_SIGNALS = ["SIGTERM", "SIGINT"] as const;
-/** Signals passed on to the algorithm's process group unchanged, as tini does. */
-export const FORWARDED_SIGNALS = ["SIGHUP", "SIGUSR2", "SIGQUIT", "SIGWINCH"] as const;
+
+/**
+ * Signals passed on to the algorithm's process group unchanged: every signal tini forwards that a
+ * Node process can listen for, except the ones its own writes raise (see NOT_FORWARDED). SIGUSR1
+ * matters most: with no listener, Node opens its inspector on it, which hands whoever connects
+ * code execution in PID 1.
+ */
+export const FORWARDED_SIGNALS = [
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGALRM",
+  "SIGWINCH",
+  "SIGURG",
+  "SIGCONT",
+  "SIGTSTP",
+  "SIGXCPU",
+  "SIGVTALRM",
+  "SIGPROF",
+  "SIGIO",
+  "SIGPWR",
+  "SIGSTKFLT",
+] as const;
+
+/**
+ * Signals trainguard leaves alone, each with the reason; the README's signal table says the same.
+ * As PID 1 of a namespace the kernel drops a signal that has no handler, from inside or outside.
+ */
+export const NOT_FORWARDED: Readonly<Record<string, string>> = {
+  SIGKILL: "cannot be caught",
+  SIGSTOP: "cannot be caught",
+  SIGCHLD: "trainguard's own: it reaps the algorithm and orphans",
+  SIGPIPE: "raised in trainguard by its own write to a closed pipe (a log reader gone); a listener cannot tell that from kill(2) and would kill the algorithm",
+  SIGXFSZ: "raised in trainguard by its own write past RLIMIT_FSIZE; same reason as SIGPIPE",
+  SIGFPE: "raised synchronously by a fault in the process itself (tini keeps it too)",
+  SIGILL: "raised synchronously by a fault in the process itself (tini keeps it too)",
+  SIGSEGV: "raised synchronously by a fault in the process itself (tini keeps it too)",
+  SIGBUS: "raised synchronously by a fault in the process itself (tini keeps it too)",
+  SIGABRT: "raised synchronously by abort() in the process itself (tini keeps it too)",
+  SIGTRAP: "raised synchronously by a breakpoint in the process itself (tini keeps it too)",
+  SIGSYS: "raised synchronously by a refused system call (seccomp) in the process itself (tini keeps it too)",
+  SIGTTIN: "job control for a terminal trainguard never reads; as PID 1 the kernel drops it (tini ignores it)",
+  SIGTTOU: "job control for a terminal trainguard never writes to as a background job; as PID 1 the kernel drops it (tini ignores it)",
+};
+
+/** V8's sampling profiler ticks with SIGPROF: a listener would steal its ticks and forward each one. */
+const V8_PROFILER_FLAGS = /(^|\s)--(cpu-prof|prof)(?![-\w])/;
+
+/** The forwarded signals this process can listen for: SIGPROF only when no V8 profiler uses it. */
+export function forwardedSignals(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ""): ForwardedSignal[] {
+  const profiled = execArgv.some((arg) => V8_PROFILER_FLAGS.test(arg)) || V8_PROFILER_FLAGS.test(nodeOptions);
+  return FORWARDED_SIGNALS.filter((signal) => !(profiled && signal === "SIGPROF"));
+}
+
+let inspectorGuard: (() => void) | undefined;
+
+/**
+ * Node opens its inspector (code execution for whoever connects to 127.0.0.1:9229) on SIGUSR1
+ * unless a JavaScript listener exists. This one is never removed, so the port stays shut in every
+ * verb and after the supervisor's own listeners are gone. Idempotent.
+ */
+export function keepInspectorShut(): void {
+  if (inspectorGuard) return;
+  inspectorGuard = () => undefined;
+  process.on("SIGUSR1", inspectorGuard);
+}
 
 export type StopSignal = (typeof STOP_SIGNALS)[number];
 export type ForwardedSignal = (typeof FORWARDED_SIGNALS)[number];
@@ -23,9 +88,11 @@ export interface ReceivedSignal {
 export class SignalInbox {
   private readonly pending: ReceivedSignal[] = [];
   private handler: ((received: ReceivedSignal) => void) | undefined;
+  private readonly signals: readonly HandledSignal[] = [...STOP_SIGNALS, ...forwardedSignals()];
 
   constructor() {
-    for (const signal of [...STOP_SIGNALS, ...FORWARDED_SIGNALS]) process.on(signal, this.receive);
+    keepInspectorShut();
+    for (const signal of this.signals) process.on(signal, this.receive);
   }
 
   private readonly receive = (signal: NodeJS.Signals): void => {
@@ -46,7 +113,7 @@ export class SignalInbox {
   }
 
   close(): void {
-    for (const signal of [...STOP_SIGNALS, ...FORWARDED_SIGNALS]) process.off(signal, this.receive);
+    for (const signal of this.signals) process.off(signal, this.receive);
     this.handler = undefined;
   }
 }
