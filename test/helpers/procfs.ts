@@ -147,3 +147,38 @@ export function hostPidOf(pid1HostPid: number, nsPid: number): number | undefine
   }
   return undefined;
 }
+
+/** The TCP ports `pid` listens on (IPv4 and IPv6): its socket inodes matched against /proc/net/tcp{,6} in LISTEN state. */
+export function listeningTcpPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  for (const fd of fds) {
+    try {
+      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (match?.[1]) inodes.add(match[1]);
+    } catch {
+      // closed between readdir and readlink
+    }
+  }
+  const ports: number[] = [];
+  for (const table of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
+    let text = "";
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local_address is HEX_IP:HEX_PORT, st 0A is LISTEN, inode is the tenth field.
+      const [, local, , state, , , , , , inode] = fields;
+      if (state === "0A" && inode !== undefined && inodes.has(inode) && local) ports.push(Number.parseInt(local.split(":")[1] ?? "", 16));
+    }
+  }
+  return ports;
+}
