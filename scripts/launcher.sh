@@ -9,7 +9,8 @@
 # --disable-sigusr1: SIGUSR1 must never start an inspector in PID 1.
 self=$0
 if [ -L "$self" ]; then self=$(readlink -f "$self"); fi
-root=${self%/*}/..
+case $self in */*) bin=${self%/*} ;; *) bin=. ;; esac
+root=$(cd "$bin/.." && pwd -P) || exit 126
 if [ -n "${NODE_OPTIONS+set}" ]; then
   TRAINGUARD_LAUNCHER_NODE_OPTIONS=$NODE_OPTIONS
   export TRAINGUARD_LAUNCHER_NODE_OPTIONS
