@@ -1,11 +1,15 @@
 // Start-up overhead: wall time from spawn to exit of a supervisor running `true`, against tini
-// and against `true` alone, outside and inside a PID namespace (where the supervisor is PID 1 and
+// and against `true` alone, for trainguard's npm install and its self-contained build (npm run dist), outside and inside a PID namespace (where the supervisor is PID 1 and
 // trainguard also starts its orphan reaper). `node -e 0` is listed as the floor any Node
 // supervisor pays. All variants are interleaved round by round so machine noise falls on each alike.
 import { rmSync } from "node:fs";
 import { fmt, rounded, summarize } from "./lib/stats.mjs";
 import { runOnce } from "./lib/proc.mjs";
-import { TRUE, TINI, inNamespace, supervisors } from "./lib/context.mjs";
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { RELEASE_TREE, TRUE, TINI, inNamespace, supervisors } from "./lib/context.mjs";
+
+const selfContainedNode = () => execFileSync(path.join(RELEASE_TREE, "runtime", "node"), ["--version"], { encoding: "utf8" }).trim();
 
 export const meta = {
   name: "startup",
@@ -22,6 +26,7 @@ function variants(ctx) {
     { id: "node -e 0", argv: () => [process.execPath, "-e", "0"], reference: true },
     { id: "tini", argv: () => sups.tini.argv(undefined, [TRUE]) },
     { id: "trainguard", argv: (mlRoot) => sups.trainguard.argv(mlRoot, [TRUE]) },
+    { id: "trainguard (self-contained)", argv: (mlRoot) => sups["trainguard (self-contained)"].argv(mlRoot, [TRUE]) },
   ];
   const list = host.map((v) => ({ ...v, namespace: false }));
   if (ctx.options.namespace !== false) {
@@ -67,6 +72,8 @@ export async function run(ctx) {
     `trainguard - tini (median): ${fmt(med("trainguard") - med("tini"), 1)} ms on the host` +
       (results["trainguard (PID 1)"] ? `, ${fmt(med("trainguard (PID 1)") - med("tini (PID 1)"), 1)} ms as PID 1` : "") +
       `; node -e 0 alone costs ${fmt(med("node -e 0") - med("true"), 1)} ms over true.`,
+    `self-contained (bundled, Node ${selfContainedNode()}) - npm install (median): ${fmt(med("trainguard (self-contained)") - med("trainguard"), 1)} ms on the host` +
+      (results["trainguard (self-contained) (PID 1)"] ? `, ${fmt(med("trainguard (self-contained) (PID 1)") - med("trainguard (PID 1)"), 1)} ms as PID 1.` : "."),
   ];
   return {
     params: { runs, warmupRuns: WARMUP_RUNS, algorithm: TRUE, tini: TINI },
