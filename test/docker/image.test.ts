@@ -1,6 +1,6 @@
-// The trainguard base image as a platform meets it: exec-form ENTRYPOINT/CMD inherited by every
-// example, and orphans reaped by trainguard as PID 1 of the base image, against a control PID 1 that
-// does not reap. (PID 1 of each example image, its orphans and its run with no configuration are
+// The images as a platform meets them: exec-form ENTRYPOINT/CMD in every example (inherited from
+// the Node base, or the self-contained trainguard's own), and orphans reaped by trainguard as PID 1
+// of the Node base image, against a control PID 1 that does not reap. (PID 1 of each example image, its orphans and its run with no configuration are
 // cases of examples.test.ts.) Needs a Docker engine and the images of docker/ci-setup.sh.
 import { expect, it } from "vitest";
 import {
