@@ -130,6 +130,18 @@ import_tree() {
 
 image_label() { docker image inspect --format '{{index .Config.Labels "org.trainguard.os"}}' "$1" 2>/dev/null || true; }
 
+# The plain bases' trees other than bookworm's are made in the background, while the bookworm
+# images build: on a cold machine bullseye's debootstrap takes minutes of its own.
+declare -A BACKGROUND=()
+for release in "${PLAIN_RELEASES[@]}"; do
+  if [ "$release" != bookworm ] && [ -z "$(image_label "trainguard-os:$release-no-node")" ] \
+    && [ ! -f "$ROOTFS_CACHE/$release/.trainguard-debootstrap-done" ]; then
+    mkdir -p "$ROOTFS_CACHE"
+    debootstrap_tree "$release" >"$ROOTFS_CACHE/background-$release.log" 2>&1 &
+    BACKGROUND[$release]=$!
+  fi
+done
+
 step "base OS image $OS_IMAGE"
 node_bin=$(readlink -f "$(command -v node)")
 node_version=$("$node_bin" --version)
@@ -148,6 +160,13 @@ else
   import_tree bookworm "$OS_IMAGE" "bookworm, node $node_version"
 fi
 
+# --- 4. trainguard images ---------------------------------------------------------------------
+step "trainguard image $IMAGE (npm run build, npm pack, production node_modules, docker build)"
+bash docker/build-image.sh "$OS_IMAGE" "$IMAGE"
+
+step "self-contained trainguard image $DIST_IMAGE (npm run dist, docker build FROM scratch)"
+bash docker/build-dist-image.sh "$DIST_IMAGE"
+
 # The plain bases of training images that have Python and no Node; bullseye (glibc 2.31) is the
 # oldest Debian the self-contained build is checked on (its runtime needs glibc 2.28).
 for release in "${PLAIN_RELEASES[@]}"; do
@@ -157,17 +176,14 @@ for release in "${PLAIN_RELEASES[@]}"; do
     say "present"
     continue
   fi
+  if [ -n "${BACKGROUND[$release]:-}" ]; then
+    wait "${BACKGROUND[$release]}" || { cat "$ROOTFS_CACHE/background-$release.log" >&2; die "debootstrap of $release failed (log above)"; }
+    cat "$ROOTFS_CACHE/background-$release.log"
+  fi
   debootstrap_tree "$release"
   import_tree "$release" "$image" "$release, no node" --exclude=./usr/local/bin/node
   if docker run --rm --network none "$image" sh -c 'command -v node' >/dev/null; then die "$image has a node on PATH"; fi
 done
-
-# --- 4. trainguard images ---------------------------------------------------------------------
-step "trainguard image $IMAGE (npm run build, npm pack, production node_modules, docker build)"
-bash docker/build-image.sh "$OS_IMAGE" "$IMAGE"
-
-step "self-contained trainguard image $DIST_IMAGE (npm run dist, docker build FROM scratch)"
-bash docker/build-dist-image.sh "$DIST_IMAGE"
 
 # --- 5. example images ------------------------------------------------------------------------
 for entry in "${EXAMPLES[@]}"; do
