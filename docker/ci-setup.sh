@@ -190,7 +190,8 @@ for entry in "${EXAMPLES[@]}"; do
   read -r dir tag base <<<"$entry"
   step "example image $tag (examples/$dir FROM $base)"
   log=$(mktemp)
-  if ! docker build --network none --force-rm --build-arg "BASE=$base" -t "$tag" "examples/$dir" >"$log" 2>&1; then
+  # Labelled so that a rebuild's untagged predecessor is pruned below (a plain base has no label to inherit).
+  if ! docker build --network none --force-rm --build-arg "BASE=$base" --label org.trainguard.image=example -t "$tag" "examples/$dir" >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
     die "docker build of examples/$dir failed (log above)"
