@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LAUNCHER, RELEASE_TARBALL, RELEASE_TREE, ensureRelease } from "../helpers/release.js";
 
 const execFileAsync = promisify(execFile);
-/** Node 22's official Linux builds need glibc 2.28 (Debian 10, RHEL 8, Ubuntu 18.10): the documented floor. */
+/** Node 22 and 24 official Linux x64 builds need glibc 2.28 (Debian 10, RHEL 8, Ubuntu 18.10): the documented floor. */
 const GLIBC_FLOOR = "2.28";
 const RUNTIME = path.join(RELEASE_TREE, "runtime", "node");
 const KOFFI = path.join(RELEASE_TREE, "lib", "node_modules", "koffi", "build", "koffi", "linux_x64", "koffi.node");
