@@ -1,7 +1,7 @@
 // Idle memory: the supervisor's own RSS while it supervises `sleep 30`, read from
 // /proc/<pid>/status once the algorithm has run for a settle time (VmRSS now, VmHWM the peak
 // since start). Measured for trainguard as PID 1 of a PID namespace (as in a container, where
-// it also loads its orphan reaper), trainguard as a plain child, and tini as PID 1; the
+// it also loads its orphan reaper), trainguard as a plain child, its self-contained build as PID 1, and tini as PID 1; the
 // supervisors run side by side with the same settle time. CPU ticks used during the settle
 // window show whether "idle" really is idle.
 import { rmSync } from "node:fs";
@@ -53,6 +53,7 @@ export async function run(ctx) {
   const list = [
     { id: "trainguard (PID 1)", namespace: true, argv: (ml) => inNamespace(sups.trainguard.argv(ml, algorithm)) },
     { id: "trainguard (child)", namespace: false, argv: (ml) => sups.trainguard.argv(ml, algorithm) },
+    { id: "self-contained (PID 1)", namespace: true, argv: (ml) => inNamespace(sups["trainguard (self-contained)"].argv(ml, algorithm)) },
     { id: "tini (PID 1)", namespace: true, argv: (ml) => inNamespace(sups.tini.argv(ml, algorithm)) },
   ];
   const samples = new Map(list.map((v) => [v.id, []]));
@@ -88,6 +89,7 @@ export async function run(ctx) {
     },
     notes: [
       `Median of ${reps} rounds, read ${SETTLE_MS / 1000} s after the algorithm started. trainguard/tini VmRSS: x${(tg.VmRSS / ti.VmRSS).toFixed(0)}. Target: trainguard RSS < 80 MB -> ${tg.VmHWM < 80 * 1024 ? "met (peak too)" : tg.VmRSS < 80 * 1024 ? "met (settled; peak above)" : "NOT met"}.`,
+      `self-contained build (npm run dist) as PID 1: VmRSS ${mb(results["self-contained (PID 1)"].medianKB.VmRSS)} MB, ${mb(results["self-contained (PID 1)"].medianKB.VmRSS - tg.VmRSS)} MB over the npm install on the host's Node.`,
     ],
   };
 }

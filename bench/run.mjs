@@ -19,6 +19,7 @@ const MODULES = [
   "./signal-latency.mjs",
   "./startup.mjs",
   "./idle-rss.mjs",
+  "./dist-size.mjs",
   "./packaging.mjs",
   "./packaging-text.mjs",
   "./packaging-rss.mjs",

@@ -9,7 +9,7 @@
 // supervisor that has sat idle for hours, and an idle Node process answers measurably slower than
 // one that has just started (on the development machine, alternating in one run: median ~3 ms
 // after 50 ms idle, ~7 ms after 2 s; tini unchanged). So supervisors are started in batches, left idle for --settle-ms
-// after the whole batch is ready, then signalled one at a time, the supervisors taking turns (trainguard, tini, and a bare Node
+// after the whole batch is ready, then signalled one at a time, the supervisors taking turns (trainguard's npm install and its self-contained build, tini, and a bare Node
 // forwarder that shows Node's own share),
 // each only after the previous one has exited: nothing else of ours runs while a signal is in flight.
 import { rmSync } from "node:fs";
@@ -187,6 +187,7 @@ export async function run(ctx) {
   }
   const tg = results.trainguard.latencyMs;
   const ti = results.tini.latencyMs;
+  const sc = results["trainguard (self-contained)"].latencyMs;
   return {
     params: {
       trials,
@@ -210,6 +211,7 @@ export async function run(ctx) {
       `${trials} trials per supervisor, fresh supervisor per trial as PID 1 of its own PID namespace, signalled after >= ${settleMs} ms idle (median ${fmt(results.trainguard.idleBeforeSignalMs.median, 0)} ms), supervisors taking turns.`,
       `bare node (spawn + process.on(SIGTERM) + process.kill, nothing else) is the floor for a supervisor written in Node: median ${fmt(results["bare node"].latencyMs.median, 2)} ms, p99 ${fmt(results["bare node"].latencyMs.p99, 2)} ms.`,
       `trainguard/tini: median x${(tg.median / ti.median).toFixed(1)}, p99 x${(tg.p99 / ti.p99).toFixed(1)}. Target: trainguard p99 < 10 ms -> ${tg.p99 < 10 ? "met" : "NOT met"}.`,
+      `self-contained build (npm run dist): median ${fmt(sc.median, 2)} ms, p99 ${fmt(sc.p99, 2)} ms. Target p99 < 10 ms -> ${sc.p99 < 10 ? "met" : "NOT met"}.`,
     ],
   };
 }

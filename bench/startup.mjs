@@ -1,11 +1,19 @@
 // Start-up overhead: wall time from spawn to exit of a supervisor running `true`, against tini
-// and against `true` alone, outside and inside a PID namespace (where the supervisor is PID 1 and
+// and against `true` alone, for trainguard's npm install and its self-contained build (npm run dist), outside and inside a PID namespace (where the supervisor is PID 1 and
 // trainguard also starts its orphan reaper). `node -e 0` is listed as the floor any Node
 // supervisor pays. All variants are interleaved round by round so machine noise falls on each alike.
 import { rmSync } from "node:fs";
 import { fmt, rounded, summarize } from "./lib/stats.mjs";
 import { runOnce } from "./lib/proc.mjs";
-import { TRUE, TINI, inNamespace, supervisors } from "./lib/context.mjs";
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { ENTRY, RELEASE_TREE, TRUE, TINI, inNamespace, supervisors } from "./lib/context.mjs";
+
+const RUNTIME = path.join(RELEASE_TREE, "runtime", "node");
+const selfContainedNode = () => execFileSync(RUNTIME, ["--version"], { encoding: "utf8" }).trim();
+let cacheDir;
+/** A compile cache directory for the run (filled by the warm-up rounds). */
+const compileCache = (ctx) => (cacheDir ??= ctx.tempDir("compile-cache"));
 
 export const meta = {
   name: "startup",
@@ -22,6 +30,11 @@ function variants(ctx) {
     { id: "node -e 0", argv: () => [process.execPath, "-e", "0"], reference: true },
     { id: "tini", argv: () => sups.tini.argv(undefined, [TRUE]) },
     { id: "trainguard", argv: (mlRoot) => sups.trainguard.argv(mlRoot, [TRUE]) },
+    { id: "trainguard (self-contained)", argv: (mlRoot) => sups["trainguard (self-contained)"].argv(mlRoot, [TRUE]) },
+    // What bundling and a V8 code cache are worth, on the same runtime: the unbundled dist/ (with
+    // node_modules) on the self-contained build's node, and the bundle with a warm compile cache.
+    { id: "dist/ unbundled on the self-contained node", argv: (mlRoot) => [RUNTIME, ENTRY, "run", "--ml-root", mlRoot, "--", TRUE], reference: true },
+    { id: "bundle + warm NODE_COMPILE_CACHE", argv: (mlRoot) => ["env", `NODE_COMPILE_CACHE=${compileCache(ctx)}`, RUNTIME, path.join(RELEASE_TREE, "lib", "cli", "entry.js"), "run", "--ml-root", mlRoot, "--", TRUE], reference: true },
   ];
   const list = host.map((v) => ({ ...v, namespace: false }));
   if (ctx.options.namespace !== false) {
@@ -67,6 +80,9 @@ export async function run(ctx) {
     `trainguard - tini (median): ${fmt(med("trainguard") - med("tini"), 1)} ms on the host` +
       (results["trainguard (PID 1)"] ? `, ${fmt(med("trainguard (PID 1)") - med("tini (PID 1)"), 1)} ms as PID 1` : "") +
       `; node -e 0 alone costs ${fmt(med("node -e 0") - med("true"), 1)} ms over true.`,
+    `self-contained (bundled, Node ${selfContainedNode()}) - npm install (median): ${fmt(med("trainguard (self-contained)") - med("trainguard"), 1)} ms on the host` +
+      (results["trainguard (self-contained) (PID 1)"] ? `, ${fmt(med("trainguard (self-contained) (PID 1)") - med("trainguard (PID 1)"), 1)} ms as PID 1.` : "."),
+    `On the same runtime, bundling saves ${fmt(med("dist/ unbundled on the self-contained node") - med("trainguard (self-contained)"), 1)} ms (median); a warm V8 compile cache ${fmt(med("trainguard (self-contained)") - med("bundle + warm NODE_COMPILE_CACHE"), 1)} ms more.`,
   ];
   return {
     params: { runs, warmupRuns: WARMUP_RUNS, algorithm: TRUE, tini: TINI },

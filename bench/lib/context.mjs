@@ -10,6 +10,11 @@ export const BENCH_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url
 export const REPO_ROOT = path.dirname(BENCH_DIR);
 export const ENTRY = path.join(REPO_ROOT, "dist", "cli", "entry.js");
 
+const VERSION = JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")).version;
+/** The self-contained build (`npm run dist`), measured beside the npm install (ENTRY) in the same run. */
+export const RELEASE_TREE = path.join(REPO_ROOT, "release", `trainguard-${VERSION}-linux-x64`);
+export const SELF_CONTAINED = path.join(RELEASE_TREE, "bin", "trainguard");
+
 export const TINI = process.env.TRAINGUARD_BENCH_TINI ?? "/usr/bin/tini";
 /** The algorithm every start-up run executes. Absolute, so no supervisor pays a PATH search. */
 export const TRUE = existsSync("/usr/bin/true") ? "/usr/bin/true" : "/bin/true";
@@ -57,6 +62,10 @@ export function supervisors() {
       argv: (mlRoot, command) => [process.execPath, ENTRY, "run", "--ml-root", mlRoot, "--", ...command],
     },
     {
+      id: "trainguard (self-contained)",
+      argv: (mlRoot, command) => [SELF_CONTAINED, "run", "--ml-root", mlRoot, "--", ...command],
+    },
+    {
       id: "tini",
       argv: (_mlRoot, command) => [TINI, "--", ...command],
     },
@@ -73,6 +82,7 @@ export function inNamespace(argv) {
 
 export function createContext(options) {
   if (!existsSync(ENTRY)) throw new BenchError(`${ENTRY} missing: build first (npm run build)`);
+  if (!existsSync(SELF_CONTAINED)) throw new BenchError(`${SELF_CONTAINED} missing: build it first (npm run dist)`);
   requireExecutable(TINI, "apt-get install -y tini (or set TRAINGUARD_BENCH_TINI)");
   const scratch = mkdtempSync(path.join(options.tmpRoot ?? tmpdir(), "trainguard-bench-"));
   let native;

@@ -19,9 +19,32 @@ const execFileAsync = promisify(execFile);
 const CLI = fileURLToPath(new URL("../../dist/cli/entry.js", import.meta.url));
 
 export const BASE_IMAGE = "trainguard:local";
+/** The self-contained build alone (/opt/trainguard), FROM scratch: training images COPY it. */
+export const DIST_IMAGE = "trainguard-dist:local";
+/** The Debian base with python3 and the host's node that BASE_IMAGE is built on. */
+export const NODE_OS_IMAGE = "trainguard-os:bookworm";
 export const PYTHON_IMAGE = "trainguard-example-python:local";
+export const PYTHON_BULLSEYE_IMAGE = "trainguard-example-python:bullseye";
 export const SHELL_IMAGE = "trainguard-example-shell:local";
 export const NODE_IMAGE = "trainguard-example-node:local";
+
+/** How trainguard runs as PID 1 in an image: its ENTRYPOINT, its command line, its /proc comm. */
+export interface TrainguardAsPid1 {
+  readonly entrypoint: readonly string[];
+  /** PID 1 of `docker run <image> train` as `docker top` shows it. */
+  readonly args: string;
+  readonly comm: string;
+}
+
+/** FROM the Node base image: the npm package's bin run by the image's node. */
+export const NODE_BASE_TRAINGUARD: TrainguardAsPid1 = { entrypoint: ["trainguard"], args: "node /usr/local/bin/trainguard train", comm: "node" };
+
+/** The self-contained build, added with one COPY: bin/trainguard execs its own runtime (Node 24 names its main thread). */
+export const SELF_CONTAINED_TRAINGUARD: TrainguardAsPid1 = {
+  entrypoint: ["/opt/trainguard/bin/trainguard"],
+  args: "/opt/trainguard/runtime/node --disable-sigusr1 /opt/trainguard/lib/cli/entry.js train",
+  comm: "MainThread",
+};
 
 export const COMMIT_MARKER = ".trainguard-commit";
 const SETUP_HINT = "run `bash docker/ci-setup.sh` (as root) first: it starts the engine and builds the images; the tests never build them";
@@ -366,7 +389,7 @@ export async function observeOrphans(id: string): Promise<OrphanObservation> {
  * trainguard as PID 1 of `image` reaps the orphans the `interpreter` script leaves: every one of
  * them is seen re-parented to PID 1, none is left a zombie, and the job completes.
  */
-export async function orphansCase(image: string, interpreter: OrphanInterpreter, expect: ExpectStatic): Promise<void> {
+export async function orphansCase(image: string, trainguard: TrainguardAsPid1, interpreter: OrphanInterpreter, expect: ExpectStatic): Promise<void> {
   const root = await tempDir(`orphans-${interpreter}`);
   const id = await runDetached({
     image,
@@ -380,7 +403,7 @@ export async function orphansCase(image: string, interpreter: OrphanInterpreter,
   // an instant between its exit and the shell's wait: that one is the shell's to reap, not PID 1's.)
   expect(after.filter((row) => isZombie(row) && row.ppid === 1)).toEqual([]);
   // What is left: trainguard as PID 1 and the algorithm as its only child (and the algorithm's own children).
-  expect(after.find((row) => row.pid === 1)).toMatchObject({ ppid: 0, args: "node" });
+  expect(after.find((row) => row.pid === 1)).toMatchObject({ ppid: 0, args: trainguard.comm });
   expect(after.filter((row) => row.ppid === 1).map((row) => row.args)).toEqual([interpreter]);
   expect(after.filter(isOrphan)).toEqual([]);
 
@@ -397,6 +420,8 @@ export interface ExampleSpec {
   /** examples/<name> */
   readonly name: string;
   readonly image: string;
+  /** How trainguard is in the image: FROM the Node base, or the self-contained build. */
+  readonly trainguard: TrainguardAsPid1;
   /** The algorithm as `docker top` shows it: PID 1's only child. */
   readonly algorithm: string;
   /** "saves": on SIGTERM it checkpoints and exits 0. "ignores": trainguard SIGKILLs it at the checkpoint deadline (137). */
@@ -528,7 +553,7 @@ export async function killCase(spec: ExampleSpec, expect: ExpectStatic): Promise
       whileTraining: async (id) => {
         const pid1 = Number(await inspect(id, "{{.State.Pid}}"));
         const rows = await processes(id);
-        expect(rows.find((row) => row.pid === pid1)?.args).toBe("node /usr/local/bin/trainguard train");
+        expect(rows.find((row) => row.pid === pid1)?.args).toBe(spec.trainguard.args);
         expect(rows.filter((row) => row.ppid === pid1).map((row) => row.args)).toEqual([spec.algorithm]);
       },
     },
@@ -574,11 +599,17 @@ export async function s3UploadCase(spec: ExampleSpec, s3: S3Fixture, expect: Exp
   expect(createHash("sha256").update(bytes).digest("hex")).toBe(status.artifact?.sha256);
   const { stdout: manifestText } = await execFileAsync("tar", ["-xzOf", downloaded, "trainguard-manifest.json"]);
   expect((JSON.parse(manifestText) as { checkpoint?: unknown }).checkpoint).toBe(run.newest);
+  // The S3 client ran: on Node 22 or newer (the self-contained build) the AWS SDK has no warning
+  // about the Node version to print into the user's training logs.
+  if (spec.trainguard === SELF_CONTAINED_TRAINGUARD) {
+    const logs = await docker(["logs", run.id]);
+    expect(logs.stdout + logs.stderr).not.toContain("NodeVersionSupportWarning");
+  }
 }
 
 /** Case 4: orphans left inside the example's own image, by a script in its own interpreter. */
 export async function exampleOrphansCase(spec: ExampleSpec, expect: ExpectStatic): Promise<void> {
-  await orphansCase(spec.image, spec.interpreter, expect);
+  await orphansCase(spec.image, spec.trainguard, spec.interpreter, expect);
 }
 
 /**

@@ -13,8 +13,11 @@ import path from "node:path";
 import { describe, it } from "vitest";
 import { useS3 } from "../helpers/s3.js";
 import {
+  NODE_BASE_TRAINGUARD,
   NODE_IMAGE,
+  PYTHON_BULLSEYE_IMAGE,
   PYTHON_IMAGE,
+  SELF_CONTAINED_TRAINGUARD,
   SHELL_IMAGE,
   checkpointNumber,
   checkpoints,
@@ -29,35 +32,43 @@ import {
   type ExampleSpec,
 } from "./docker.js";
 
-const EXAMPLES: readonly ExampleSpec[] = [
-  {
-    name: "python-train",
-    image: PYTHON_IMAGE,
-    algorithm: "python3 /opt/program/train.py",
-    onTerm: "saves",
-    grace: 20,
-    training: { steps: "10000", step_seconds: "0.5" },
-    checkpointTimeoutMs: 30_000,
-    interpreter: "python3",
-    async afterStop({ id, root, newest }, expect) {
-      // It heard the signal and saved: every checkpoint complete, the newest one coherent.
-      expect(await dockerOk(["logs", id])).toContain("SIGTERM received");
-      const { other } = await checkpoints(path.join(root, "checkpoints"));
-      expect(other).toEqual([]);
-      const trainer = JSON.parse(await readFile(path.join(root, "checkpoints", newest, "trainer.json"), "utf8")) as { step: number };
-      expect(trainer.step).toBe(checkpointNumber(newest));
-    },
-    defaultRunTimeoutMs: 45_000,
-    async expectDefaults(root, expect) {
-      // 10 steps, the newest 3 checkpoints kept, the model written.
-      const model = JSON.parse(await readFile(path.join(root, "model", "model.json"), "utf8")) as { steps: number };
-      expect(model.steps).toBe(10);
-      expect(await checkpoints(path.join(root, "checkpoints"))).toEqual({ complete: ["step-8", "step-9", "step-10"], other: [] });
-    },
+const PYTHON_TRAIN: ExampleSpec = {
+  name: "python-train",
+  image: PYTHON_IMAGE,
+  trainguard: SELF_CONTAINED_TRAINGUARD,
+  algorithm: "python3 /opt/program/train.py",
+  onTerm: "saves",
+  grace: 20,
+  training: { steps: "10000", step_seconds: "0.5" },
+  checkpointTimeoutMs: 30_000,
+  interpreter: "python3",
+  async afterStop({ id, root, newest }, expect) {
+    // It heard the signal and saved: every checkpoint complete, the newest one coherent.
+    expect(await dockerOk(["logs", id])).toContain("SIGTERM received");
+    const { other } = await checkpoints(path.join(root, "checkpoints"));
+    expect(other).toEqual([]);
+    const trainer = JSON.parse(await readFile(path.join(root, "checkpoints", newest, "trainer.json"), "utf8")) as { step: number };
+    expect(trainer.step).toBe(checkpointNumber(newest));
   },
+  defaultRunTimeoutMs: 45_000,
+  async expectDefaults(root, expect) {
+    // 10 steps, the newest 3 checkpoints kept, the model written.
+    const model = JSON.parse(await readFile(path.join(root, "model", "model.json"), "utf8")) as { steps: number };
+    expect(model.steps).toBe(10);
+    expect(await checkpoints(path.join(root, "checkpoints"))).toEqual({ complete: ["step-8", "step-9", "step-10"], other: [] });
+  },
+};
+
+// The non-Node examples are FROM a plain base with no Node (bookworm; python-train on bullseye too,
+// the oldest glibc checked) and add the self-contained trainguard with one COPY; node-train is FROM
+// the Node base image.
+const EXAMPLES: readonly ExampleSpec[] = [
+  PYTHON_TRAIN,
+  { ...PYTHON_TRAIN, name: "python-train-bullseye", image: PYTHON_BULLSEYE_IMAGE },
   {
     name: "shell-ignore-term",
     image: SHELL_IMAGE,
+    trainguard: SELF_CONTAINED_TRAINGUARD,
     algorithm: "/bin/sh /opt/program/train.sh",
     onTerm: "ignores",
     // Escalation takes grace minus the 2 s packaging reserve: keep it short.
@@ -81,6 +92,7 @@ const EXAMPLES: readonly ExampleSpec[] = [
   {
     name: "node-train",
     image: NODE_IMAGE,
+    trainguard: NODE_BASE_TRAINGUARD,
     algorithm: "node /opt/program/train.mjs",
     onTerm: "saves",
     grace: 20,

