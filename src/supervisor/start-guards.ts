@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, statSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { ConfigError, USER_FILE_TIME_LIMIT_MS, withinTimeLimit, type MlPaths } from "../contract/index.js";
@@ -11,7 +11,7 @@ import { rehearseStopRequest } from "./stop-request.js";
  * or output dir that is a regular file, or cannot be written, is refused here with the path named
  * instead of ending PID 1 with a stack trace. Synchronous: nothing else runs yet.
  */
-export function prepareTrainguardDir(paths: MlPaths): ConfigError | undefined {
+export function prepareTrainguardDir(paths: MlPaths, mlRootSource: string): ConfigError | undefined {
   try {
     mkdirSync(paths.trainguardDir, { recursive: true });
     // A stop file left by an earlier run would tell a polling algorithm to stop at once.
@@ -19,10 +19,10 @@ export function prepareTrainguardDir(paths: MlPaths): ConfigError | undefined {
     rehearseStopRequest(paths.stopRequestFile);
     return undefined;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const blocked = (err as NodeJS.ErrnoException).path ?? paths.trainguardDir;
-    const why = code === "ENOTDIR" || code === "EEXIST" ? "a path on the way is a regular file, not a directory" : (err as Error).message;
-    return new ConfigError(blocked === paths.root ? `--ml-root ${paths.root}` : blocked, undefined, `cannot hold trainguard's status files under ${paths.outputDir}: ${why}`);
+    const file = firstRegularFileSync(paths.trainguardDir);
+    if (file === paths.root) return new ConfigError(`${mlRootSource} ${paths.root}`, undefined, "is a regular file, not a directory");
+    const why = file === undefined ? (err as Error).message : `${file} is a regular file, not a directory`;
+    return new ConfigError(`${mlRootSource} ${paths.root}`, undefined, `cannot hold trainguard's status files in ${paths.trainguardDir}: ${why}`);
   }
 }
 
@@ -47,6 +47,19 @@ export async function prepareJobDirs(dirs: readonly JobDir[], timeLimitMs = USER
       timeLimitMs,
       () => new ConfigError(source, undefined, `${dir} could not be created within ${timeLimitMs / 1000} s (is it on a network mount that does not answer?)`),
     );
+  }
+}
+
+function firstRegularFileSync(dir: string): string | undefined {
+  for (let current = dir; ; current = path.dirname(current)) {
+    let isFile = false;
+    try {
+      isFile = statSync(current).isFile();
+    } catch {
+      // ENOENT or ENOTDIR: the file in the way is further up
+    }
+    if (isFile) return current;
+    if (path.dirname(current) === current) return undefined;
   }
 }
 

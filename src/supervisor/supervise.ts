@@ -120,7 +120,7 @@ class Supervisor {
     }
     this.status = new StatusFile(this.paths.statusFile, { jobName, command: this.options.command, onWriteError: statusWriteErrorLogger(this.log) });
     // Before held signals are delivered: a stop that arrived during start-up writes a fresh stop file.
-    const unusable = prepareTrainguardDir(this.paths);
+    const unusable = prepareTrainguardDir(this.paths, this.mlRootSource());
     if (unusable) {
       // No status file or failure file can exist under this ml-root: stderr is the only place left.
       this.log.error({ event: "config.invalid", source: unusable.source, problem: unusable.problem }, unusable.message);
@@ -157,12 +157,12 @@ class Supervisor {
     this.checkpointDir = checkpointDir;
     const sources = this.options.optionSources ?? {};
     const checkpointDirSource =
-      this.options.checkpointDir !== undefined ? (sources.checkpointDir ?? "--checkpoint-dir") : config.checkpoint.localPath !== undefined ? `${this.paths.checkpointConfig}: field "LocalPath"` : `--ml-root ${this.paths.root} (checkpoints)`;
+      this.options.checkpointDir !== undefined ? (sources.checkpointDir ?? "--checkpoint-dir") : config.checkpoint.localPath !== undefined ? `${this.paths.checkpointConfig}: field "LocalPath"` : `${this.mlRootSource()} ${this.paths.root} (checkpoints)`;
     try {
       await prepareJobDirs([
         { dir: checkpointDir, source: checkpointDirSource },
-        { dir: this.paths.modelDir, source: `--ml-root ${this.paths.root} (model)` },
-        { dir: this.paths.outputDataDir, source: `--ml-root ${this.paths.root} (output/data)` },
+        { dir: this.paths.modelDir, source: `${this.mlRootSource()} ${this.paths.root} (model)` },
+        { dir: this.paths.outputDataDir, source: `${this.mlRootSource()} ${this.paths.root} (output/data)` },
       ]);
       this.artifacts = await JobArtifacts.open({
         settings: this.options,
@@ -235,6 +235,11 @@ class Supervisor {
     started.signalGroup("SIGKILL");
     this.log.info({ event: "algorithm.exit", exitCode: exit.exitCode, signal: exit.signal, escalated: this.status.current.escalated }, "algorithm exited");
     return this.finish({ kind: "exited", exit });
+  }
+
+  /** How the user chose the ml-root, for errors: --ml-root, TRAINGUARD_ML_ROOT, SAGEMAKER_BASE_DIR or the default. */
+  private mlRootSource(): string {
+    return this.options.optionSources?.mlRoot ?? (this.options.env.SAGEMAKER_BASE_DIR ? "SAGEMAKER_BASE_DIR" : "ml-root");
   }
 
   private onSignal({ signal, at }: ReceivedSignal): void {
