@@ -55,7 +55,7 @@ describeE2E("the deadline holds whatever a filesystem call does", () => {
     const job = hostile({ TG_FIFO: "1" }, ["--checkpoint-uri", `file://${scratchDir("fifo-sync")}`]);
     const { sentAt, code, at } = await stopAndWait(job);
     expect(at - sentAt).toBeLessThan(GRACE * 1000);
-    expect(code).toBe(0);
+    expect(code, job.describe()).toBe(0);
     expect(job.status().TrainingJobStatus).toBe("Stopped");
     expect(verifyCli(job.mlPath("model", "model.tar.gz")).code).toBe(0);
   });
@@ -64,7 +64,7 @@ describeE2E("the deadline holds whatever a filesystem call does", () => {
     const job = hostile({}, ["--output", "file:///proc/x", "--checkpoint-uri", "file:///proc/x"]);
     const { sentAt, code, at } = await stopAndWait(job);
     expect(at - sentAt).toBeLessThan(GRACE * 1000);
-    expect(code).toBe(0);
+    expect(code, job.describe()).toBe(0);
     expect(endEvent(job)).toEqual({ status: "Stopped", exitCode: 0 });
     expect((job.status() as unknown as { artifact: { uploadedTo: unknown } }).artifact.uploadedTo).toBeNull();
     expect(verifyCli(job.mlPath("model", "model.tar.gz")).code).toBe(0);
@@ -75,7 +75,7 @@ describeE2E("the deadline holds whatever a filesystem call does", () => {
     const exit = await job.waitExit(20_000);
     const algorithmExit = Date.parse(job.eventsOf("algorithm.exit")[0]?.time ?? "");
     expect(exit.at - algorithmExit).toBeLessThan(3_000 + 1_000);
-    expect(exit.code).toBe(1);
+    expect(exit.code, job.describe()).toBe(1);
     expect(job.status().TrainingJobStatus).toBe("Failed");
     expect(job.status().failureReason).toMatch(/^Algorithm failed: exit code 1\.\nUploading the model failed/);
     expect(verifyCli(job.mlPath("model", "model.tar.gz")).code).toBe(0);
@@ -85,7 +85,7 @@ describeE2E("the deadline holds whatever a filesystem call does", () => {
     const job = hostile({ TG_BEFORE: "readonly" });
     const { sentAt, code, at } = await stopAndWait(job);
     expect(at - sentAt).toBeLessThan(GRACE * 1000);
-    expect(code).toBe(0);
+    expect(code, job.describe()).toBe(0);
     expect(endEvent(job)).toEqual({ status: "Stopped", exitCode: 0 });
     expect(job.eventNames()).toContain("status.write-failed");
     // The last status written before the output dir turned read-only, whole.
@@ -97,7 +97,7 @@ describeE2E("the deadline holds whatever a filesystem call does", () => {
     const job = hostile({ TG_ON_TERM: "readonly" });
     const { sentAt, code, at } = await stopAndWait(job);
     expect(at - sentAt).toBeLessThan(GRACE * 1000);
-    expect(code).toBe(0);
+    expect(code, job.describe()).toBe(0);
     expect(endEvent(job)).toEqual({ status: "Stopped", exitCode: 0 });
     expect(job.eventNames()).toContain("status.write-failed");
     expect(["InProgress", "Stopping"]).toContain(job.status().TrainingJobStatus);
@@ -126,7 +126,7 @@ describeE2E("the deadline holds whatever a filesystem call does", () => {
       child.kill("SIGTERM");
       const code = await withTimeout("trainguard to exit", exited, GRACE * 1000 + 5_000);
       expect(Date.now() - sentAt).toBeLessThan(GRACE * 1000);
-      expect(code).toBe(0);
+      expect(code, readFileSync(stderrFile, "utf8").slice(-3000)).toBe(0);
       const stderr = readFileSync(stderrFile, "utf8");
       expect(stderr).toMatch(/"event":"status\.write-failed","code":"ENOSPC"/);
       expect((JSON.parse(readFileSync(path.join(statusDir, "status.json"), "utf8")) as StatusDoc).TrainingJobStatus).toBe("Stopped");
