@@ -3,11 +3,10 @@ import { createRequire } from "node:module";
 type ExitFn = (code: number) => void;
 
 /**
- * libc's `_exit(2)`, resolved when this module loads: at exit time the libuv threadpool may be
- * stuck (a FIFO, a hung network mount), and loading a module then would need that same pool.
+ * libc's `_exit(2)`, loaded on first use (koffi costs tens of milliseconds at start-up). `require`
+ * reads and dlopens synchronously, on this thread: unlike `import()`, it needs no threadpool
+ * thread, which at exit time may all be stuck.
  */
-const libcExit: ExitFn | undefined = loadLibcExit();
-
 function loadLibcExit(): ExitFn | undefined {
   if (process.platform !== "linux") return undefined;
   try {
@@ -26,6 +25,7 @@ function loadLibcExit(): ExitFn | undefined {
  * handlers: trainguard's logs and status writes on this path are synchronous, so nothing is lost.
  */
 export function hardExit(code: number): never {
+  const libcExit = loadLibcExit();
   if (libcExit) libcExit(code);
   process.exit(code);
 }
