@@ -218,6 +218,9 @@ function teeArchive(
     remote.destroy(new Error(`the consumer read nothing for ${Math.round(stallMs)} ms while the local archive was being written; it was cut loose so the local archive is not held back`));
   }, Math.max(50, Math.round(stallMs / 4)));
   watch.unref();
+  // Cutting a stalled consumer loose destroys its stream with an error; a consumer that never got
+  // as far as listening (stuck opening a FIFO or a hung mount) must not turn that into a crash.
+  remote.on("error", () => undefined);
   const stopWatching = (): void => clearInterval(watch);
   remote.once("close", stopWatching);
   local.once("close", stopWatching);

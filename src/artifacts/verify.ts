@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { open, readFile, stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
@@ -9,6 +9,7 @@ import { MANIFEST_NAME, isSafeArchivePath, linkStaysInside, normalizeArchivePath
 import { EMPTY_SHA256, parseManifest } from "./manifest.js";
 import { walkCheckpoint } from "./walk.js";
 import { errorMessage } from "./errors.js";
+import { fileKind, readUserFile } from "../contract/index.js";
 
 interface Seen {
   type: "file" | "directory" | "symlink" | "other";
@@ -43,7 +44,13 @@ export async function verifyArchive(file: string): Promise<VerifyReport> {
   const report: VerifyReport = { ok: false, readable: false, problems: [], files: 0, bytes: 0, path: file };
   let isDir: boolean;
   try {
-    isDir = (await stat(file)).isDirectory();
+    const info = await stat(file);
+    // Opening a FIFO for reading waits for a writer: it would hang, and it is no archive anyway.
+    if (!info.isDirectory() && !info.isFile()) {
+      report.problems.push(`cannot open ${file}: it is ${fileKind(info)}, not an archive or a directory`);
+      return report;
+    }
+    isDir = info.isDirectory();
   } catch (err) {
     report.problems.push(`cannot open ${file}: ${errorMessage(err)}`);
     return report;
@@ -178,7 +185,9 @@ function shallower(name: string, current: string | undefined): boolean {
 
 async function collectDirectory(dir: string, out: Collected, report: VerifyReport): Promise<boolean> {
   try {
-    out.manifestText = await readFile(`${dir}/${MANIFEST_NAME}`, "utf8");
+    const manifest = await readUserFile(`${dir}/${MANIFEST_NAME}`);
+    if (manifest === undefined) throw new Error("no such file");
+    out.manifestText = manifest.toString("utf8");
     out.manifestPath = MANIFEST_NAME;
   } catch (err) {
     report.problems.push(`cannot read ${MANIFEST_NAME} in ${dir}: ${errorMessage(err)}`);

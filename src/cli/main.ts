@@ -1,7 +1,17 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { ConfigError, EXIT_CONFIG_ERROR, resolveMlRoot } from "../contract/index.js";
 import { createLogger } from "../log/index.js";
-import { optionsHelp, parseRunArgs, parseTrainCommand, recordRefusedStart, supervise, type SignalInbox } from "../supervisor/index.js";
+import {
+  EXIT_INTERNAL_ERROR,
+  hardExit,
+  installLastResortHandlers,
+  optionsHelp,
+  parseRunArgs,
+  parseTrainCommand,
+  recordRefusedStart,
+  supervise,
+  type SignalInbox,
+} from "../supervisor/index.js";
 
 export const USAGE = `trainguard: a PID-1 entrypoint that makes a stopped training job still produce a valid model
 
@@ -60,6 +70,8 @@ export async function main(args: readonly string[], inbox: SignalInbox): Promise
     default:
       inbox.close();
       process.stderr.write(`trainguard: unknown command ${JSON.stringify(verb)}\n\n${USAGE}\n`);
+      // SageMaker shows the failure file: a mistyped verb in the image's CMD must say so there too.
+      await recordUnknownVerb(verb);
       return EXIT_CONFIG_ERROR;
   }
 }
@@ -76,13 +88,35 @@ async function runVerb(
     parsed = parseRunArgs(args, process.env);
     command = commandOf(parsed.rest);
     if (command.length === 0) throw new ConfigError("run", undefined, "needs a command: trainguard run [options] -- <command> [args...]");
+    if (command[0] === "") throw new ConfigError(commandSource, "argument 0", "the command name is empty");
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return refuse(err, args);
   }
-  const { options } = parsed;
+  const { options, sources } = parsed;
   const log = await createLogger({ level: options.logLevel });
+  installLastResortHandlers(log);
+  let exitCode: number;
+  try {
+    exitCode = await superviseWith(options, sources, command, commandSource, inbox, log);
+  } catch (err) {
+    log.error({ event: "internal.error", err }, "internal error of trainguard");
+    exitCode = EXIT_INTERNAL_ERROR;
+  }
+  // Not process.exit: it waits for the threadpool, which a FIFO or a hung mount can hold for ever.
+  hardExit(exitCode);
+}
+
+function superviseWith(
+  options: ReturnType<typeof parseRunArgs>["options"],
+  sources: ReturnType<typeof parseRunArgs>["sources"],
+  command: string[],
+  commandSource: string,
+  inbox: SignalInbox,
+  log: Awaited<ReturnType<typeof createLogger>>,
+): Promise<number> {
   return supervise({
+    optionSources: sources,
     command,
     commandSource,
     mlRoot: resolveMlRoot(options.mlRoot, process.env),
@@ -107,14 +141,25 @@ async function runVerb(
 /** Bad options: say which and why, leave the failure file where the platform looks, start nothing. */
 async function refuse(err: ConfigError, args: readonly string[]): Promise<number> {
   process.stderr.write(`trainguard: ${err.message}\nRun "trainguard help" for the options.\n`);
-  const mlRootArg = args.findIndex((a) => a === "--ml-root" || a.startsWith("--ml-root="));
-  const mlRootOption = mlRootArg === -1 ? process.env.TRAINGUARD_ML_ROOT : args[mlRootArg]?.includes("=") ? args[mlRootArg]?.split("=")[1] : args[mlRootArg + 1];
+  // The ml-root as the real parser reads it (`--ml-root=a=b`, TRAINGUARD_ML_ROOT, never a flag after the command).
+  const mlRootOption = parseRunArgs(args, process.env, "lenient").options.mlRoot;
   try {
-    await recordRefusedStart(resolveMlRoot(mlRootOption, process.env), `trainguard: invalid options, the algorithm was not started.\n${err.message}`, args);
+    await recordRefusedStart(resolveMlRoot(mlRootOption, process.env), `trainguard: invalid options: ${err.message}\nThe algorithm was not started.`, args);
   } catch {
     // No writable ml-root (a developer machine without /opt/ml): stderr already says it all.
   }
   return EXIT_CONFIG_ERROR;
+}
+
+/** Only into an ml-root that exists: a mistyped verb on a developer machine must not create /opt/ml. */
+async function recordUnknownVerb(verb: string): Promise<void> {
+  const mlRoot = resolveMlRoot(process.env.TRAINGUARD_ML_ROOT || undefined, process.env);
+  try {
+    if (!statSync(mlRoot).isDirectory()) return;
+    await recordRefusedStart(mlRoot, `trainguard: unknown command ${JSON.stringify(verb)}; the algorithm was not started. Known commands: run, train, verify, s3, demo, help, version.`, [verb]);
+  } catch {
+    // No usable ml-root: stderr already says it all.
+  }
 }
 
 export function packageVersion(): string {

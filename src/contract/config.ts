@@ -1,6 +1,7 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { readUserFile } from "./bounded-read.js";
 import { ConfigError } from "./errors.js";
+import { checkJsonValue, parseJsonFile, printable } from "./json-text.js";
 import type { MlPaths } from "./paths.js";
 
 export interface ResourceConfig {
@@ -34,18 +35,24 @@ export interface JobConfig {
 export const DEFAULT_HOST = "algo-1";
 /** SageMaker's ChannelName constraint. */
 const CHANNEL_NAME = /^[A-Za-z0-9.\-_]{1,64}$/;
+/**
+ * Host names become a folder of remote keys (`<output>/<job>/output/<host>/`) and appear in the
+ * environment: a DNS-like name, so `../evil` or `a/b` is refused before anything starts.
+ */
+const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 
 /** Parse the four config files; a missing file means defaults, a malformed one is a ConfigError. */
 export async function readJobConfig(paths: MlPaths): Promise<JobConfig> {
-  const [hps, resource, channels, checkpoint] = await Promise.all([
-    readJsonObject(paths.hyperparameters),
-    readJsonObject(paths.resourceConfig),
-    readJsonObject(paths.inputDataConfig),
-    readJsonObject(paths.checkpointConfig),
-  ]);
+  // One after the other: a file on a mount that never answers holds one threadpool thread, not four.
+  const hps = await readJsonObject(paths.hyperparameters);
+  const resource = await readJsonObject(paths.resourceConfig);
+  const channels = await readJsonObject(paths.inputDataConfig);
+  const checkpoint = await readJsonObject(paths.checkpointConfig);
+  const hyperparameters = decodeHyperparameters(hps ?? {});
+  for (const [name, value] of Object.entries(hyperparameters)) checkJsonValue(value, paths.hyperparameters, name);
   return {
     rawHyperparameters: hps ?? {},
-    hyperparameters: decodeHyperparameters(hps ?? {}),
+    hyperparameters,
     resource: parseResourceConfig(resource, paths.resourceConfig),
     channels: parseChannels(channels, paths.inputDataConfig, paths.dataDir),
     checkpoint: parseCheckpointConfig(checkpoint, paths.checkpointConfig),
@@ -53,19 +60,9 @@ export async function readJobConfig(paths: MlPaths): Promise<JobConfig> {
 }
 
 async function readJsonObject(file: string): Promise<Record<string, unknown> | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new ConfigError(file, undefined, `cannot be read: ${(err as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(file, undefined, `is not valid JSON: ${(err as Error).message}`);
-  }
+  const bytes = await readUserFile(file);
+  if (bytes === undefined) return undefined;
+  const value = parseJsonFile(bytes, file);
   if (!isPlainObject(value)) {
     throw new ConfigError(file, undefined, `must hold a JSON object, found ${describe(value)}`);
   }
@@ -98,6 +95,11 @@ export function parseResourceConfig(raw: Record<string, unknown> | undefined, fi
   if (new Set(hosts).size !== hosts.length) {
     throw new ConfigError(file, "hosts", "lists the same host twice");
   }
+  for (const [field, host] of [["current_host", currentHost], ...(hosts as string[]).map((h, i) => [`hosts[${i}]`, h])] as const) {
+    if (!HOST_NAME.test(host)) {
+      throw new ConfigError(file, field, `host name ${JSON.stringify(printable(host))} must match ${HOST_NAME.source} (it names a folder of the uploaded model)`);
+    }
+  }
   if (!hosts.includes(currentHost)) {
     throw new ConfigError(file, "current_host", `${JSON.stringify(currentHost)} is not one of hosts ${JSON.stringify(hosts)}`);
   }
@@ -125,6 +127,9 @@ export function parseCheckpointConfig(raw: Record<string, unknown> | undefined, 
   const s3Uri = optionalString(raw, "S3Uri", file);
   if (localPath !== undefined && !path.isAbsolute(localPath)) {
     throw new ConfigError(file, "LocalPath", `must be an absolute path, found ${JSON.stringify(localPath)}`);
+  }
+  if (localPath !== undefined && path.resolve(localPath) === "/") {
+    throw new ConfigError(file, "LocalPath", "must not be the root directory: the checkpoint dir is scanned, packaged and synced");
   }
   if (s3Uri !== undefined && !/^s3:\/\/[^/]+/.test(s3Uri)) {
     throw new ConfigError(file, "S3Uri", `must look like s3://bucket/prefix, found ${JSON.stringify(s3Uri)}`);

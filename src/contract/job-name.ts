@@ -26,8 +26,8 @@ export function generateJobName(now: Date = new Date()): string {
 }
 
 /** `--job-name` (or TRAINGUARD_JOB_NAME), then TRAINING_JOB_NAME, then a generated local name. */
-export function resolveJobName(option: string | undefined, env: NodeJS.ProcessEnv): string {
-  if (option !== undefined) return validateJobName(option, "--job-name");
+export function resolveJobName(option: string | undefined, env: NodeJS.ProcessEnv, optionSource = "--job-name"): string {
+  if (option !== undefined) return validateJobName(option, optionSource);
   const fromEnv = env.TRAINING_JOB_NAME;
   if (fromEnv !== undefined && fromEnv !== "") return validateJobName(fromEnv, "TRAINING_JOB_NAME");
   return generateJobName();

@@ -11,6 +11,7 @@ import {
   checkpointReserveMs,
   exitCodeForSignal,
   finishingDeadline,
+  hardExit,
   judge,
   setAsideStaleFailureFile,
   writeFailureFile,
@@ -270,7 +271,8 @@ export class InProcessJob {
           failureReason: this.status.current.failureReason ?? "trainguard reached the stop deadline before it finished",
           trainguardExitCode: exitCode,
         });
-        process.exit(exitCode);
+        // Not process.exit: a threadpool thread stuck on a hung mount would keep it from returning.
+        hardExit(exitCode);
       }, Math.max(0, stop.deadline - EXIT_MARGIN_MS - Date.now())),
     );
   }

@@ -4,6 +4,8 @@ import { ConfigError } from "../contract/index.js";
 export interface S3ClientOptions {
   /** Custom endpoint (s3rver, MinIO, a VPC endpoint). Falls back to AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL. */
   readonly endpoint?: string;
+  /** How the user set `endpoint`, for errors (`--s3-endpoint`, `TRAINGUARD_S3_ENDPOINT`). */
+  readonly endpointSource?: string;
   /** Falls back to AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1. */
   readonly region?: string;
   readonly env: NodeJS.ProcessEnv;
@@ -101,7 +103,7 @@ function skipPayloadHashForBodies(client: S3Client): void {
 
 function resolveEndpoint(opts: S3ClientOptions): string | undefined {
   const candidates: Array<[string, string | undefined]> = [
-    ["endpoint", opts.endpoint],
+    [opts.endpointSource ?? "endpoint", opts.endpoint],
     ["AWS_ENDPOINT_URL_S3", opts.env.AWS_ENDPOINT_URL_S3],
     ["AWS_ENDPOINT_URL", opts.env.AWS_ENDPOINT_URL],
   ];

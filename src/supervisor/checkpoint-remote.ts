@@ -6,6 +6,8 @@ export interface CheckpointRemoteOptions {
   readonly uri: string;
   readonly source: string;
   readonly s3Endpoint: string | undefined;
+  /** How the user set s3Endpoint, for errors. */
+  readonly s3EndpointSource?: string | undefined;
   readonly hosts: readonly string[];
   readonly currentHost: string;
   readonly checkpointDir: string;
@@ -36,7 +38,7 @@ export class CheckpointRemote {
     const [storage, sync] = await Promise.all([import("../storage/index.js"), import("../sync/index.js")]);
     const location = storage.parseStorageUri(options.uri, options.source);
     const client =
-      location.kind === "s3" ? storage.createS3Client({ env: options.env, ...(options.s3Endpoint ? { endpoint: options.s3Endpoint } : {}) }) : undefined;
+      location.kind === "s3" ? storage.createS3Client({ env: options.env, ...(options.s3Endpoint ? { endpoint: options.s3Endpoint, endpointSource: options.s3EndpointSource ?? "s3Endpoint" } : {}) }) : undefined;
     const store = storage.openStore(location, { log: options.log, ...(client ? { client } : {}) });
     // Hosts of one job write the same checkpoint names: each gets its own folder when there are several.
     const prefix = options.hosts.length > 1 ? storage.joinKey(location, options.currentHost) : location.prefix;

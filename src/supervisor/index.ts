@@ -3,6 +3,8 @@ export { judge, EXIT_COMMAND_NOT_FOUND, EXIT_COMMAND_NOT_EXECUTABLE, EXIT_INTERN
 export { SignalInbox, STOP_SIGNALS, FORWARDED_SIGNALS, NOT_FORWARDED, forwardedSignals, keepInspectorShut, exitCodeForSignal, signalNumber, isStopSignal, type ReceivedSignal } from "./signals.js";
 export { checkpointReserveMs, RESERVE_FLOOR_MS, RESERVE_MAX_FRACTION, DEFAULT_PACKAGING_BYTES_PER_SECOND } from "./reserve.js";
 export { recordRefusedStart } from "./refuse.js";
+export { hardExit } from "./hard-exit.js";
+export { installLastResortHandlers } from "./last-resort.js";
 export { composeFailureReason, writeFailureFile, setAsideStaleFailureFile, FAILURE_REASON_VISIBLE_CHARS } from "./failure.js";
 export { StatusFile, type JobStatusDocument, type TrainingJobStatus, type SecondaryStatus, type ArtifactStatus } from "./status.js";
 export { OrphanReaper, zombieChildren } from "./reaper.js";
@@ -12,4 +14,4 @@ export { packageAndUpload, type PackageStageInput, type PackageStageResult } fro
 export { openOutput, ArchiveUpload, type OutputTarget } from "./output.js";
 export { CheckpointRemote } from "./checkpoint-remote.js";
 export { JobArtifacts, finishingDeadline, EXIT_MARGIN_MS, FINAL_WRITE_MS, type JobArtifactsOptions } from "./job-artifacts.js";
-export { parseRunArgs, parseStopSignal, parseTrainCommand, optionsHelp, MAX_GRACE_SECONDS, type RunOptions } from "./options.js";
+export { parseRunArgs, parseStopSignal, parseTrainCommand, optionsHelp, MAX_GRACE_SECONDS, type RunOptions, type OptionSources } from "./options.js";

@@ -44,7 +44,7 @@ export interface JobArtifactsOptions {
   readonly log: Logger;
   readonly status: StatusFile;
   /** How the caller's options are spelled in errors: `--output` for the CLI, `output` for runTraining. */
-  readonly optionNames: { readonly output: string; readonly checkpointUri: string; readonly modelLayout: string };
+  readonly optionNames: { readonly output: string; readonly checkpointUri: string; readonly modelLayout: string; readonly s3Endpoint?: string };
   /** What runs the training code, in messages: "the algorithm", "the training function". */
   readonly algorithmNoun: string;
 }
@@ -75,6 +75,7 @@ export class JobArtifacts {
         uri: settings.output,
         source: optionNames.output,
         s3Endpoint: settings.s3Endpoint,
+        s3EndpointSource: optionNames.s3Endpoint,
         jobName: opts.jobName,
         hosts: config.resource.hosts,
         currentHost: config.resource.currentHost,
@@ -90,6 +91,7 @@ export class JobArtifacts {
             uri: checkpointUri,
             source: settings.checkpointUri !== undefined ? optionNames.checkpointUri : `${opts.paths.checkpointConfig}: S3Uri`,
             s3Endpoint: settings.s3Endpoint,
+            s3EndpointSource: optionNames.s3Endpoint,
             hosts: config.resource.hosts,
             currentHost: config.resource.currentHost,
             checkpointDir: opts.checkpointDir,

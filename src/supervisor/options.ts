@@ -23,6 +23,9 @@ export interface RunOptions {
   s3Endpoint: string | undefined;
 }
 
+/** Which option or variable set each value, so errors found later name what the user actually set. */
+export type OptionSources = Partial<Record<keyof RunOptions, string>>;
+
 interface OptionSpec<K extends keyof RunOptions> {
   readonly flag: string;
   readonly key: K;
@@ -40,7 +43,7 @@ const SPECS: readonly OptionSpec<keyof RunOptions>[] = [
   { flag: "ml-root", key: "mlRoot", parse: (v) => v, help: "root of the container contract (default /opt/ml, or SAGEMAKER_BASE_DIR)" },
   { flag: "grace", key: "graceSeconds", parse: parseGrace, help: "stop budget in seconds from the first SIGTERM (default 120)" },
   { flag: "stop-signal", key: "stopSignal", parse: parseStopSignal, help: "checkpoint request sent to the algorithm's process group (default SIGTERM)" },
-  { flag: "checkpoint-dir", key: "checkpointDir", parse: (v) => v, help: "where the algorithm checkpoints (default: checkpointconfig.json LocalPath, else <ml-root>/checkpoints)" },
+  { flag: "checkpoint-dir", key: "checkpointDir", parse: parseCheckpointDir, help: "where the algorithm checkpoints (default: checkpointconfig.json LocalPath, else <ml-root>/checkpoints)" },
   { flag: "job-name", key: "jobName", parse: (v) => v, help: "training job name (default TRAINING_JOB_NAME, else generated)" },
   { flag: "output", key: "output", parse: (v) => v, help: "s3://bucket/prefix or file:///dir: upload the archive to <output>/<job>/output/model.tar.gz" },
   { flag: "checkpoint-uri", key: "checkpointUri", parse: (v) => v, help: "s3://bucket/prefix or file:///dir: resume from and sync checkpoints to it (default: checkpointconfig.json S3Uri)" },
@@ -65,7 +68,12 @@ function envNameOf(flag: string): string {
  * Parse our options from the front of `args`. Parsing stops at `--` or at the first argument that
  * is not an option, so an algorithm's own flags (`python train.py --epochs 3`) are never ours.
  */
-export function parseRunArgs(args: readonly string[], env: NodeJS.ProcessEnv): { options: RunOptions; rest: string[] } {
+export function parseRunArgs(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  /** `lenient`: skip bad values instead of throwing, to learn what is usable (the ml-root of a refused start). */
+  mode: "strict" | "lenient" = "strict",
+): { options: RunOptions; rest: string[]; sources: OptionSources } {
   const options: RunOptions = {
     mlRoot: undefined,
     graceSeconds: 120,
@@ -82,9 +90,15 @@ export function parseRunArgs(args: readonly string[], env: NodeJS.ProcessEnv): {
     keep: 3,
     s3Endpoint: undefined,
   };
+  const sources: OptionSources = {};
   const set = <K extends keyof RunOptions>(spec: OptionSpec<K>, value: string, source: string): void => {
-    if (value === "") throw new ConfigError(source, undefined, "must not be empty");
-    options[spec.key] = spec.parse(value, source);
+    try {
+      if (value === "") throw new ConfigError(source, undefined, "must not be empty");
+      options[spec.key] = spec.parse(value, source);
+      sources[spec.key] = source;
+    } catch (err) {
+      if (mode === "strict") throw err;
+    }
   };
   for (const spec of SPECS) {
     const name = envNameOf(spec.flag);
@@ -102,6 +116,8 @@ export function parseRunArgs(args: readonly string[], env: NodeJS.ProcessEnv): {
     const eq = arg.indexOf("=");
     const flag = arg.slice(2, eq === -1 ? undefined : eq);
     const spec = SPECS.find((s) => s.flag === flag);
+    // Lenient: an unknown option may or may not take a value, so nothing after it is certain.
+    if (!spec && mode === "lenient") break;
     if (!spec) throw new ConfigError(`--${flag}`, undefined, `unknown option (known: ${SPECS.map((s) => `--${s.flag}`).join(", ")})`);
     let value: string | undefined;
     if (eq !== -1) value = arg.slice(eq + 1);
@@ -109,10 +125,21 @@ export function parseRunArgs(args: readonly string[], env: NodeJS.ProcessEnv): {
       value = args[i + 1];
       i += 1;
     }
-    if (value === undefined) throw new ConfigError(`--${flag}`, undefined, "needs a value");
+    // `--` always ends the options: `--checkpoint-dir -- cmd` lacks a value, it does not name a dir "--".
+    if (value === undefined || (eq === -1 && value === "--")) {
+      if (mode === "lenient") break;
+      throw new ConfigError(`--${flag}`, undefined, "needs a value");
+    }
     set(spec, value, `--${flag}`);
   }
-  return { options, rest: args.slice(i) };
+  return { options, rest: args.slice(i), sources };
+}
+
+function parseCheckpointDir(value: string, source: string): string {
+  if (value.startsWith("/") && value.replace(/\/+/g, "/") === "/") {
+    throw new ConfigError(source, undefined, "must not be the root directory: the checkpoint dir is scanned, packaged and synced");
+  }
+  return value;
 }
 
 function parseGrace(value: string, source: string): number {
@@ -176,5 +203,7 @@ export function parseTrainCommand(env: NodeJS.ProcessEnv): string[] {
   if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((a) => typeof a === "string") || parsed[0] === "") {
     throw new ConfigError("TRAINGUARD_COMMAND", undefined, 'must be a non-empty JSON array of strings, e.g. ["python3","train.py"]');
   }
+  const withNul = parsed.findIndex((a: string) => a.includes("\0"));
+  if (withNul !== -1) throw new ConfigError("TRAINGUARD_COMMAND", `argument ${withNul}`, "contains a NUL byte, which no command argument can carry");
   return parsed as string[];
 }

@@ -14,6 +14,8 @@ export interface OutputOptions {
   readonly uri: string;
   readonly source: string;
   readonly s3Endpoint: string | undefined;
+  /** How the user set s3Endpoint, for errors. */
+  readonly s3EndpointSource?: string | undefined;
   readonly jobName: string;
   readonly hosts: readonly string[];
   readonly currentHost: string;
@@ -31,7 +33,7 @@ export async function openOutput(options: OutputOptions): Promise<OutputTarget> 
   const location = storage.parseStorageUri(options.uri, options.source);
   const client =
     location.kind === "s3"
-      ? storage.createS3Client({ env: options.env, ...(options.s3Endpoint ? { endpoint: options.s3Endpoint } : {}) })
+      ? storage.createS3Client({ env: options.env, ...(options.s3Endpoint ? { endpoint: options.s3Endpoint, endpointSource: options.s3EndpointSource ?? "s3Endpoint" } : {}) })
       : undefined;
   const store = storage.openStore(location, { log: options.log, ...(client ? { client } : {}) });
   // One host writes directly under the job; several each get their own folder, so no two hosts

@@ -1,5 +1,5 @@
 import { EXIT_CONFIG_ERROR, mlPaths } from "../contract/index.js";
-import { writeFailureFile } from "./failure.js";
+import { setAsideStaleFailureFile, writeFailureFile } from "./failure.js";
 import { StatusFile } from "./status.js";
 
 /**
@@ -8,6 +8,8 @@ import { StatusFile } from "./status.js";
  */
 export async function recordRefusedStart(mlRoot: string, reason: string, command: readonly string[]): Promise<number> {
   const paths = mlPaths(mlRoot);
+  // An earlier run's reason would otherwise stand in for this one (kept aside, as by a started job).
+  await setAsideStaleFailureFile(paths.failureFile).catch(() => false);
   await writeFailureFile(paths.failureFile, reason);
   const status = new StatusFile(paths.statusFile, { jobName: null, command });
   await status.update({ failureReason: reason, endedAt: new Date().toISOString(), trainguardExitCode: EXIT_CONFIG_ERROR });

@@ -60,16 +60,20 @@ export interface JobStatusDocument {
 
 /**
  * Owns status.json. Every change replaces the file atomically; writes are chained so an older
- * state can never land after a newer one.
+ * state can never land after a newer one. A write that fails (a full or read-only output dir) is
+ * reported to `onWriteError` and never rejects: the job goes on, and the next change writes the
+ * whole document again, which is the retry.
  */
 export class StatusFile {
   private readonly doc: JobStatusDocument;
   private chain: Promise<void> = Promise.resolve();
+  private readonly onWriteError: (err: unknown) => void;
 
   constructor(
     private readonly file: string,
-    init: { jobName: string | null; command: readonly string[]; now?: Date },
+    init: { jobName: string | null; command: readonly string[]; now?: Date; onWriteError?: (err: unknown) => void },
   ) {
+    this.onWriteError = init.onWriteError ?? (() => undefined);
     const at = (init.now ?? new Date()).toISOString();
     this.doc = {
       TrainingJobName: init.jobName,
@@ -129,21 +133,27 @@ export class StatusFile {
     this.doc.TrainingJobStatus = status;
     this.doc.SecondaryStatus = secondaryStatus;
     this.doc.transitions.push({ status, secondaryStatus, at: new Date().toISOString(), message });
-    mkdirSync(path.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.sync.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(this.doc, null, 2)}\n`);
-    renameSync(tmp, this.file);
+    try {
+      mkdirSync(path.dirname(this.file), { recursive: true });
+      writeFileSync(tmp, `${JSON.stringify(this.doc, null, 2)}\n`);
+      renameSync(tmp, this.file);
+    } catch (err) {
+      this.onWriteError(err);
+    }
   }
 
-  /** Waits for every queued write; `durable` fsyncs the final one. */
+  /** Waits for every queued write; `durable` fsyncs the final one. Never rejects. */
   flush(durable = false): Promise<void> {
     const snapshot = `${JSON.stringify(this.doc, null, 2)}\n`;
-    this.chain = this.chain
-      .catch(() => undefined)
-      .then(async () => {
+    this.chain = this.chain.then(async () => {
+      try {
         await mkdir(path.dirname(this.file), { recursive: true });
         await writeFileAtomic(this.file, snapshot, durable);
-      });
+      } catch (err) {
+        this.onWriteError(err);
+      }
+    });
     return this.chain;
   }
 }

@@ -1,10 +1,11 @@
-import { mkdirSync, rmSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import {
   ConfigError,
   EXIT_CONFIG_ERROR,
   algorithmEnv,
+  checkExecLimits,
+  envOrigins,
+  withinTimeLimit,
   mlPaths,
   readJobConfig,
   resolveJobName,
@@ -14,14 +15,17 @@ import {
 import { filesBeingWritten, type CompressionMode, type ModelLayout } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
 import { startAlgorithm, isSpawnFailure, type AlgorithmProcess } from "./algorithm.js";
-import { setAsideStaleFailureFile, writeFailureFile } from "./failure.js";
+import { setAsideStaleFailureFile } from "./failure.js";
+import { hardExit } from "./hard-exit.js";
+import type { OptionSources } from "./options.js";
+import { prepareJobDirs, prepareTrainguardDir, recordFailure, statusWriteErrorLogger } from "./start-guards.js";
 import { OrphanReaper } from "./reaper.js";
 import { checkpointReserveMs } from "./reserve.js";
 import { exitCodeForSignal, isStopSignal, type ReceivedSignal, type SignalInbox } from "./signals.js";
 import { EXIT_MARGIN_MS, JobArtifacts, finishingDeadline } from "./job-artifacts.js";
-import { judge, type Outcome } from "./verdict.js";
+import { EXIT_INTERNAL_ERROR, judge, type Outcome } from "./verdict.js";
 import { StatusFile, type ArtifactStatus } from "./status.js";
-import { rehearseStopRequest, writeStopRequest } from "./stop-request.js";
+import { writeStopRequest } from "./stop-request.js";
 
 export interface SuperviseOptions {
   /** argv of the algorithm; never run through a shell. */
@@ -51,6 +55,8 @@ export interface SuperviseOptions {
   readonly s3Endpoint?: string;
   /** Commit markers that make a checkpoint directory complete (default: artifacts' list). */
   readonly commitMarkers?: readonly string[];
+  /** Which option or variable set each value (`--output` or `TRAINGUARD_OUTPUT`), for errors. */
+  readonly optionSources?: OptionSources;
 }
 
 
@@ -94,6 +100,8 @@ class Supervisor {
   private readonly finishing = new AbortController();
   private readonly reaper: OrphanReaper;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Without a stop: when the work after the algorithm ended must be done (see limitFinishing). */
+  private finishLimit: number | undefined;
 
   constructor(private readonly options: SuperviseOptions) {
     this.log = options.log;
@@ -106,16 +114,20 @@ class Supervisor {
     let jobName: string | null = null;
     let configError: unknown;
     try {
-      jobName = resolveJobName(this.options.jobName, this.options.env);
+      jobName = resolveJobName(this.options.jobName, this.options.env, this.options.optionSources?.jobName);
     } catch (err) {
       configError = err;
     }
-    this.status = new StatusFile(this.paths.statusFile, { jobName, command: this.options.command });
-    // A stop file left by an earlier run would tell a polling algorithm to stop at once. Removed
-    // before held signals are delivered: a stop that arrived during start-up writes a fresh one.
-    mkdirSync(this.paths.trainguardDir, { recursive: true });
-    rmSync(this.paths.stopRequestFile, { force: true });
-    rehearseStopRequest(this.paths.stopRequestFile);
+    this.status = new StatusFile(this.paths.statusFile, { jobName, command: this.options.command, onWriteError: statusWriteErrorLogger(this.log) });
+    // Before held signals are delivered: a stop that arrived during start-up writes a fresh stop file.
+    const unusable = prepareTrainguardDir(this.paths, this.mlRootSource());
+    if (unusable) {
+      // No status file or failure file can exist under this ml-root: stderr is the only place left.
+      this.log.error({ event: "config.invalid", source: unusable.source, problem: unusable.problem }, unusable.message);
+      process.stderr.write(`trainguard: invalid configuration: ${unusable.message}\nThe algorithm was not started.\n`);
+      this.options.inbox.close();
+      return EXIT_CONFIG_ERROR;
+    }
     this.options.inbox.attach((received) => this.onSignal(received));
     if (process.pid === 1) this.reaper.start();
     try {
@@ -128,7 +140,7 @@ class Supervisor {
   }
 
   private async runJob(jobName: string | null, configError: unknown): Promise<number> {
-    if (await setAsideStaleFailureFile(this.paths.failureFile)) {
+    if (await setAsideStaleFailureFile(this.paths.failureFile).catch(() => false)) {
       this.log.info({ event: "failure.previous", path: `${this.paths.failureFile}.previous` }, "kept an earlier run's failure file aside");
     }
     await this.status.flush();
@@ -143,8 +155,15 @@ class Supervisor {
     }
     const checkpointDir = this.options.checkpointDir ?? config.checkpoint.localPath ?? this.paths.defaultCheckpointDir;
     this.checkpointDir = checkpointDir;
-    await Promise.all([checkpointDir, this.paths.modelDir, this.paths.outputDataDir].map((dir) => mkdir(dir, { recursive: true })));
+    const sources = this.options.optionSources ?? {};
+    const checkpointDirSource =
+      this.options.checkpointDir !== undefined ? (sources.checkpointDir ?? "--checkpoint-dir") : config.checkpoint.localPath !== undefined ? `${this.paths.checkpointConfig}: field "LocalPath"` : `${this.mlRootSource()} ${this.paths.root} (checkpoints)`;
     try {
+      await prepareJobDirs([
+        { dir: checkpointDir, source: checkpointDirSource },
+        { dir: this.paths.modelDir, source: `${this.mlRootSource()} ${this.paths.root} (model)` },
+        { dir: this.paths.outputDataDir, source: `${this.mlRootSource()} ${this.paths.root} (output/data)` },
+      ]);
       this.artifacts = await JobArtifacts.open({
         settings: this.options,
         paths: this.paths,
@@ -155,7 +174,12 @@ class Supervisor {
         env: this.options.env,
         log: this.log,
         status: this.status,
-        optionNames: { output: "--output", checkpointUri: "--checkpoint-uri", modelLayout: "--model-layout" },
+        optionNames: {
+          output: sources.output ?? "--output",
+          checkpointUri: sources.checkpointUri ?? "--checkpoint-uri",
+          modelLayout: sources.modelLayout ?? "--model-layout",
+          s3Endpoint: sources.s3Endpoint ?? "--s3-endpoint",
+        },
         algorithmNoun: "the algorithm",
       });
     } catch (err) {
@@ -164,19 +188,28 @@ class Supervisor {
     this.log.info({ event: "config.loaded", host: config.resource.currentHost, hosts: config.resource.hosts.length, channels: config.channels.map((c) => c.name), checkpointDir }, "configuration read");
 
     if (this.stop) return this.finish({ kind: "not-started" });
-
-    const resumed = await this.artifacts.resume(this.starting.signal, () => this.stop !== undefined);
-    if (resumed.kind === "failed") return this.finish({ kind: "resume-failed", problem: resumed.problem });
-    if (this.stop) return this.finish({ kind: "not-started" });
-    const resumedFrom = resumed.checkpoint === null ? "" : path.join(checkpointDir, resumed.checkpoint);
-    await this.refreshEstimate();
-    const env = {
+    const envFor = (resumedFrom: string): Record<string, string> => ({
       ...algorithmEnv({ jobName: jobName ?? "", paths: this.paths, config, checkpointDir, graceSeconds: this.options.graceSeconds }),
       TRAINGUARD_RESUME_FROM: resumedFrom,
       // The checkpoint request the algorithm will get: a Node algorithm (runTraining) must install
       // a handler for it, or a signal whose default action is to terminate would end it unsaved.
       TRAINGUARD_STOP_SIGNAL: this.options.stopSignal,
-    };
+    });
+    try {
+      // Checked before the resume download: a start exec() would refuse (E2BIG, NUL) is the user's input.
+      // The resumed path is not known yet; a path as long as any checkpoint's stands in for it.
+      checkExecLimits(this.options.command, this.options.commandSource, { ...this.options.env, ...envFor(path.join(checkpointDir, "x".repeat(255))) }, envOrigins(config, this.paths));
+    } catch (err) {
+      return this.failBeforeStart(err);
+    }
+
+    const resumed = await this.artifacts.resume(this.starting.signal, () => this.stop !== undefined);
+    if (resumed.kind === "failed") return this.finish({ kind: "resume-failed", problem: resumed.problem });
+    if (this.stop) return this.finish({ kind: "not-started" });
+    const resumedFrom = resumed.checkpoint === null ? "" : path.join(checkpointDir, resumed.checkpoint);
+    // Bounded: a checkpoint dir on a mount that does not answer must not hold the start for ever.
+    await withinTimeLimit(this.refreshEstimate(), 10_000, () => new Error("estimate timed out")).catch(() => undefined);
+    const env = envFor(resumedFrom);
     const started = await startAlgorithm(this.options.command, env, this.log, (pid) => this.reaper.trackOwnChild(pid));
     if (isSpawnFailure(started)) return this.finish({ kind: "spawn-failed", failure: started });
 
@@ -202,6 +235,11 @@ class Supervisor {
     started.signalGroup("SIGKILL");
     this.log.info({ event: "algorithm.exit", exitCode: exit.exitCode, signal: exit.signal, escalated: this.status.current.escalated }, "algorithm exited");
     return this.finish({ kind: "exited", exit });
+  }
+
+  /** How the user chose the ml-root, for errors: --ml-root, TRAINGUARD_ML_ROOT, SAGEMAKER_BASE_DIR or the default. */
+  private mlRootSource(): string {
+    return this.options.optionSources?.mlRoot ?? (this.options.env.SAGEMAKER_BASE_DIR ? "SAGEMAKER_BASE_DIR" : "ml-root");
   }
 
   private onSignal({ signal, at }: ReceivedSignal): void {
@@ -319,18 +357,29 @@ class Supervisor {
   private armExitWatchdog(): void {
     const stop = this.stop;
     if (!stop) return;
+    this.armExitAt(stop.deadline, () => ({
+      status: "Stopped",
+      // Stopped before it started: as an unhandled stop signal would have ended it.
+      exitCode: this.status.current.exitCode ?? exitCodeForSignal(this.phase === "starting" ? stop.signal : "SIGKILL"),
+      reason: "trainguard reached the stop deadline before it finished",
+    }));
+  }
+
+  /** Exits at `deadline` minus the margin if the job has not ended by then, recording how it ends. */
+  private armExitAt(deadline: number, ending: () => { status: "Stopped" | "Completed" | "Failed"; exitCode: number; reason: string }): void {
     const timer = setTimeout(() => {
       if (this.phase === "done") return;
       this.algorithm?.signalGroup("SIGKILL");
-      const exitCode = this.status.current.exitCode ?? exitCodeForSignal("SIGKILL");
-      this.log.error({ event: "deadline.exit", exitCode }, "stop deadline reached before the job finished; exiting now");
-      this.status.transitionSync("Stopped", "Stopped", "deadline reached before trainguard finished", {
+      const { status, exitCode, reason } = ending();
+      this.log.error({ event: "deadline.exit", exitCode }, `${reason}; exiting now`);
+      this.status.transitionSync(status, status, "deadline reached before trainguard finished", {
         endedAt: new Date().toISOString(),
-        failureReason: this.status.current.failureReason ?? "trainguard reached the stop deadline before it finished",
+        failureReason: this.status.current.failureReason ?? reason,
         trainguardExitCode: exitCode,
       });
-      process.exit(exitCode);
-    }, Math.max(0, stop.deadline - EXIT_MARGIN_MS - Date.now()));
+      // process.exit would wait for a threadpool thread stuck in a filesystem call.
+      hardExit(exitCode);
+    }, Math.max(0, deadline - EXIT_MARGIN_MS - Date.now()));
     this.timers.push(timer);
   }
 
@@ -355,10 +404,17 @@ class Supervisor {
   }
 
   private async failBeforeStart(err: unknown): Promise<number> {
-    if (!(err instanceof ConfigError)) throw err;
+    if (!(err instanceof ConfigError)) {
+      // Not the user's input: trainguard's own error, still reported where the platform looks.
+      this.log.error({ event: "internal.error", err }, "internal error before the algorithm started");
+      const reason = `trainguard: internal error, the algorithm was not started: ${err instanceof Error ? err.message : String(err)}`;
+      await recordFailure(this.paths.failureFile, reason, this.log);
+      return this.end("Failed", EXIT_INTERNAL_ERROR, { failureReason: reason });
+    }
     this.log.error({ event: "config.invalid", source: err.source, field: err.field, problem: err.problem }, err.message);
-    const reason = `trainguard: invalid configuration, the algorithm was not started.\n${err.message}`;
-    await writeFailureFile(this.paths.failureFile, reason);
+    // The first line names the file (or option) and field: it is what a console shows first.
+    const reason = `trainguard: invalid configuration: ${err.message}\nThe algorithm was not started.`;
+    await recordFailure(this.paths.failureFile, reason, this.log);
     return this.end("Failed", EXIT_CONFIG_ERROR, { failureReason: reason });
   }
 
@@ -375,19 +431,34 @@ class Supervisor {
     if (verdict.failureReason !== null) {
       this.log.error({ event: "job.failure", reason: verdict.failureReason }, verdict.failureReason.split("\n")[0]);
     }
-    const deadline = (): number | undefined => (this.stop ? finishingDeadline(this.stop.deadline) : undefined);
+    if (!this.stop) this.limitFinishing(verdict.status, verdict.exitCode);
+    const deadline = (): number | undefined => {
+      const limits = [this.stop?.deadline, this.finishLimit].filter((t): t is number => t !== undefined);
+      return limits.length === 0 ? undefined : finishingDeadline(Math.min(...limits));
+    };
     const flushing = this.artifacts?.flush(deadline(), this.finishing.signal);
-    // A failed resume never started the algorithm: the checkpoint dir holds nothing of this run.
+    // An algorithm that never ran produced nothing new: model/ stays exactly as it was.
     const packaging =
-      outcome.kind === "resume-failed" || !this.artifacts
+      outcome.kind !== "exited" || !this.artifacts
         ? { artifact: null, problem: null }
         : await this.artifacts.package(verdict.reason, { stopping: this.stop !== undefined, deadline, signal: this.finishing.signal, cutOff: this.cutOff });
     await flushing;
     const failureReason = [verdict.failureReason, packaging.problem].filter((r): r is string => r !== null).join("\n") || null;
-    if (failureReason !== null) await writeFailureFile(this.paths.failureFile, failureReason);
+    if (failureReason !== null) await recordFailure(this.paths.failureFile, failureReason, this.log);
     // A stop that arrived while packaging still ends the job Stopped.
     const status = this.stop ? "Stopped" : verdict.status;
     return this.end(status, verdict.exitCode, { ...verdict.fields, failureReason, artifact: packaging.artifact }, verdict.message);
+  }
+
+  /**
+   * Without a stop, the work after the algorithm ended (final sync, packaging, upload) still gets a
+   * budget, --grace from now: a remote that never answers must not keep the job from ending.
+   */
+  private limitFinishing(status: "Stopped" | "Completed" | "Failed", exitCode: number): void {
+    const limit = Date.now() + this.graceMs;
+    this.finishLimit = limit;
+    this.timers.push(setTimeout(() => this.finishing.abort(new Error("finishing took longer than --grace")), Math.max(0, finishingDeadline(limit) - Date.now())));
+    this.armExitAt(limit, () => ({ status: this.stop ? "Stopped" : status, exitCode, reason: "trainguard's work after the algorithm ended took longer than --grace" }));
   }
 
   private async end(

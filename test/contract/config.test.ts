@@ -85,6 +85,6 @@ describe("readJobConfig", () => {
   it("reports an unreadable config file (a directory in its place)", async () => {
     await mkdir(paths.hyperparameters);
     const err = await configError();
-    expect(err.message).toMatch(/hyperparameters\.json: cannot be read/);
+    expect(err.message).toMatch(/hyperparameters\.json: must be a regular file, but it is a directory/);
   });
 });

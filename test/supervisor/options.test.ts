@@ -63,3 +63,25 @@ describe("TRAINGUARD_COMMAND", () => {
     expect(() => parseTrainCommand(env)).toThrow(problem);
   });
 });
+
+describe("run options: where each value came from, and -- as the end of options", () => {
+  it("records the option or variable that set each value", () => {
+    const { sources } = parseRunArgs(["--output", "s3://b/p", "--", "x"], { TRAINGUARD_JOB_NAME: "job-1", TRAINGUARD_OUTPUT: "file:///o" });
+    expect(sources).toMatchObject({ output: "--output", jobName: "TRAINGUARD_JOB_NAME" });
+  });
+
+  it("never takes -- as an option's value", () => {
+    expect(() => parseRunArgs(["--checkpoint-dir", "--", "cmd"], {})).toThrow("--checkpoint-dir: needs a value");
+    expect(parseRunArgs(["--checkpoint-dir=--", "--", "cmd"], {}).options.checkpointDir).toBe("--");
+  });
+
+  it("lenient parsing finds the ml-root as the real parser does, past bad values, never after the command", () => {
+    expect(parseRunArgs(["--grace", "abc", "--ml-root=/x/ml=x", "--", "x"], {}, "lenient").options.mlRoot).toBe("/x/ml=x");
+    expect(parseRunArgs(["--grace", "abc", "cmd", "--ml-root", "/other"], { TRAINGUARD_ML_ROOT: "/env" }, "lenient").options.mlRoot).toBe("/env");
+    expect(parseRunArgs(["--bogus", "--ml-root", "/after"], {}, "lenient").options.mlRoot).toBeUndefined();
+  });
+
+  it("refuses the root directory as the checkpoint dir", () => {
+    expect(() => parseRunArgs(["--checkpoint-dir", "//", "--", "x"], {})).toThrow("--checkpoint-dir: must not be the root directory");
+  });
+});

@@ -39,3 +39,21 @@ describe("StatusFile", () => {
     expect(doc.trainguardExitCode).toBe(137);
   });
 });
+
+describe("StatusFile when the output dir cannot be written", () => {
+  it("reports each failed write, never rejects, and the next change writes the whole document again", async () => {
+    const { writeFile, unlink } = await import("node:fs/promises");
+    const blocker = path.join(dir, "output");
+    await writeFile(blocker, "a regular file where the output dir belongs");
+    const errors: string[] = [];
+    const file = path.join(blocker, "trainguard", "status.json");
+    const status = new StatusFile(file, { jobName: "j", command: ["x"], onWriteError: (err) => errors.push((err as NodeJS.ErrnoException).code ?? "?") });
+    await expect(status.transition("InProgress", "Training")).resolves.toBeUndefined();
+    expect(() => status.transitionSync("Stopping", "Stopping", "stop", {})).not.toThrow();
+    expect(errors).toEqual(["ENOTDIR", "ENOTDIR"]);
+    await unlink(blocker);
+    await status.transition("Stopped", "Stopped");
+    const written = JSON.parse(await readFile(file, "utf8")) as JobStatusDocument;
+    expect(written.transitions.map((t) => t.secondaryStatus)).toEqual(["Starting", "Training", "Stopping", "Stopped"]);
+  });
+});
