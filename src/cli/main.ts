@@ -11,6 +11,8 @@ Usage:
   trainguard demo                                     run a bundled algorithm, stop it with SIGTERM, show the result
   trainguard verify <model.tar.gz|model.tar>            check every file against the archive's manifest (0 ok, 1 mismatch, 2 unreadable)
   trainguard s3 serve [--port P] [--dir D] [--bucket B] an S3-compatible server on 127.0.0.1 for local jobs
+  trainguard local serve [--port P] [--data DIR] [--stop-timeout S] ...
+                                                      the SageMaker training API on 127.0.0.1 (StopTrainingJob included)
   trainguard help | --help                            this text
   trainguard version | --version
 
@@ -34,6 +36,10 @@ export async function main(args: readonly string[], inbox: SignalInbox): Promise
     case "s3": {
       const { runS3 } = await import("./s3.js");
       return runS3(rest, () => new Promise((resolve) => inbox.attach((received) => received.signal === "SIGINT" || received.signal === "SIGTERM" ? resolve(received) : undefined)));
+    }
+    case "local": {
+      const { runLocal } = await import("./local.js");
+      return runLocal(rest, () => new Promise((resolve) => inbox.attach((received) => received.signal === "SIGINT" || received.signal === "SIGTERM" ? resolve(received) : undefined)));
     }
     case "verify": {
       inbox.close();
