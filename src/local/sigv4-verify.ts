@@ -42,6 +42,12 @@ export async function verifySignature(request: SignedRequest, credentials: Crede
   if (Math.abs(now - signingDate.getTime()) > MAX_SKEW_MS) {
     throw invalidSignature(`Signature expired: ${amzDate} is now earlier than ${formatAmzDate(new Date(now - MAX_SKEW_MS))} (${formatAmzDate(new Date(now))} - 15 min.)`);
   }
+  // A client may sign the body's hash as a header instead (applyChecksum): then the signer trusts
+  // that header, so it must be the hash of the body that arrived (UNSIGNED-PAYLOAD included: refused).
+  const claimedHash = header(request.headers, "x-amz-content-sha256");
+  if (claimedHash !== undefined && claimedHash !== createHash("sha256").update(request.body).digest("hex")) {
+    throw invalidSignature("The provided 'x-amz-content-sha256' header does not match what was computed.");
+  }
   const signedHeaders = signedList.split(";");
   if (!signedHeaders.includes("host")) throw invalidSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.");
   const headers: Record<string, string> = {};

@@ -101,3 +101,14 @@ export async function checkpointsOf(serve: Serve, name: string): Promise<string[
   const { readdir } = await import("node:fs/promises");
   return (await readdir(path.join(serve.dataDir, "jobs", name, "ml", "checkpoints")).catch(() => [] as string[])).filter((n) => !n.startsWith("."));
 }
+
+/** The JS SDK's view of a refused call: error code, HTTP status and message. */
+export async function refusal(send: Promise<unknown>): Promise<{ name: string; status: number | undefined; message: string }> {
+  try {
+    await send;
+  } catch (err) {
+    const e = err as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
+    return { name: e.name, status: e.$metadata?.httpStatusCode, message: e.message };
+  }
+  throw new Error("the call succeeded");
+}

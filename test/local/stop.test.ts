@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyArchive } from "../../src/artifacts/index.js";
 import { downloadToFile, openStore, parseStorageUri } from "../../src/storage/index.js";
 import { createLogger } from "../../src/log/index.js";
-import { algorithmImage, checkpointsOf, describeJob, jobRequest, s3, sageMaker, startServe, uniqueName, waitForJob, type Serve } from "./helpers.js";
+import { refusal, algorithmImage, checkpointsOf, describeJob, jobRequest, s3, sageMaker, startServe, uniqueName, waitForJob, type Serve } from "./helpers.js";
 import { waitFor } from "../helpers/wait.js";
 
 const run = promisify(execFile);
@@ -40,16 +40,6 @@ async function aws(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-/** The JS SDK's view of a refused call: error code and HTTP status. */
-async function refusal(send: Promise<unknown>): Promise<{ name: string; status: number | undefined; message: string }> {
-  try {
-    await send;
-  } catch (err) {
-    const e = err as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, status: e.$metadata?.httpStatusCode, message: e.message };
-  }
-  throw new Error("the call succeeded");
-}
 
 describe("StopTrainingJob, every case of its API reference", () => {
   it("stops a running job: HTTP 200 with an empty body, Stopping on return, Stopped after the upload, the checkpoint in S3ModelArtifacts", async () => {
