@@ -112,3 +112,31 @@ export async function refusal(send: Promise<unknown>): Promise<{ name: string; s
   }
   throw new Error("the call succeeded");
 }
+
+/** Downloads S3ModelArtifacts (or any s3:// URI) to a temporary file and returns its path. */
+export async function download(serve: Serve, uri: string): Promise<string> {
+  const { downloadToFile, openStore, parseStorageUri } = await import("../../src/storage/index.js");
+  const { createLogger } = await import("../../src/log/index.js");
+  const file = path.join(await mkdtemp(path.join(tmpdir(), "tg-local-dl-")), path.basename(uri));
+  const location = parseStorageUri(uri, "test");
+  await downloadToFile(openStore(location, { client: s3(serve), log: await createLogger({ level: "silent" }) }), location.prefix, file);
+  return file;
+}
+
+/** One entry of a tar (gzipped or not) as text, read with tar-stream. */
+export async function tarEntry(file: string, name: string): Promise<string | undefined> {
+  const { createReadStream } = await import("node:fs");
+  const { createGunzip } = await import("node:zlib");
+  const tar = (await import("tar-stream")).default;
+  const head = await readFile(file).then((b) => b.subarray(0, 2));
+  const extract = tar.extract();
+  const source = createReadStream(file);
+  (head[0] === 0x1f && head[1] === 0x8b ? source.pipe(createGunzip()) : source).pipe(extract);
+  let found: string | undefined;
+  for await (const entry of extract) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry) chunks.push(chunk as Buffer);
+    if (entry.header.name === name) found = Buffer.concat(chunks).toString("utf8");
+  }
+  return found;
+}
