@@ -19,7 +19,8 @@ export const FAILURE_REASON_CHARS = 1024;
 export async function readOutcome(mlRoot: string, stopRequested: boolean): Promise<Outcome> {
   const paths = mlPaths(mlRoot);
   const status = await readFile(paths.statusFile, "utf8").then((t) => JSON.parse(t) as JobStatusDocument, () => undefined);
-  if (stopRequested) return { status: "Stopped" };
+  // Stopped also when something else than the platform stopped it (a signal while `serve` was down).
+  if (stopRequested || status?.TrainingJobStatus === "Stopped") return { status: "Stopped" };
   if (status?.TrainingJobStatus === "Completed") return { status: "Completed" };
   const failure = await readFile(paths.failureFile, "utf8").catch(() => "");
   const fallback =
