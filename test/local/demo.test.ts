@@ -1,0 +1,14 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { ENTRY } from "../helpers/job.js";
+
+describe("npm run demo (trainguard demo)", () => {
+  it("creates a job through the SDK, stops it after its second checkpoint, and verifies the model it left", async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [ENTRY, "demo"], { timeout: 60_000 });
+    expect(stdout).toMatch(/second checkpoint saved .* StopTrainingJob/);
+    expect(stdout).toMatch(/DescribeTrainingJob: Stopping \(Stopping\)[\s\S]*DescribeTrainingJob: Stopped \(Stopped\)/);
+    expect(stdout).toMatch(/verify: OK .*model\.tar\.gz/);
+    expect(stdout.trim().split("\n").at(-1)).toBe("demo: StopTrainingJob stopped the job, and it still left a valid model");
+  });
+});
