@@ -58,11 +58,12 @@ export async function startLocalPlatform(opts: LocalPlatformOptions): Promise<Lo
   const registry = await JobRegistry.open(opts.dataDir);
   const isolation = probeIsolation();
   if (isolation.reason !== undefined) opts.log.warn({ event: "local.isolation", reason: isolation.reason }, `jobs run in their own process group, not a PID namespace: ${isolation.reason}`);
-  const clientEnv = { AWS_ENDPOINT_URL_S3: s3Endpoint, AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_REGION: region };
+  // AWS_DEFAULT_REGION too: Debian's AWS CLI 2.9 and botocore 1.29 read only that one.
+  const clientEnv = { AWS_ENDPOINT_URL_S3: s3Endpoint, AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_REGION: region, AWS_DEFAULT_REGION: region };
   const runner = new JobRunner({
     registry,
     s3: createS3Client({ endpoint: s3Endpoint, region, credentials, env: {} }),
-    baseEnv: { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", ...passThrough(["HOME", "LANG", "TZ", "TMPDIR", "TRAINGUARD_LOG_LEVEL"]), ...clientEnv, AWS_DEFAULT_REGION: region },
+    baseEnv: { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", ...passThrough(["HOME", "LANG", "TZ", "TMPDIR", "TRAINGUARD_LOG_LEVEL"]), ...clientEnv },
     isolation,
     stopTimeoutMs: (opts.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS) * 1000,
     trainguard: [process.execPath, fileURLToPath(new URL("../cli/entry.js", import.meta.url)), "train"],
