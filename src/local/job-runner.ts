@@ -11,6 +11,8 @@ import { killJob, sendStop, startProcess, stillRunningRef, waitForExit, type Iso
 import type { JobRegistry } from "./registry.js";
 import { readTrainingRequest, type TrainingRequest } from "./training-request.js";
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface RunnerSettings {
   readonly registry: JobRegistry;
   readonly s3: S3Client;
@@ -109,7 +111,11 @@ export class JobRunner {
   private arm(job: JobRecord): void {
     this.disarm(job.name);
     const timers: NodeJS.Timeout[] = [];
-    const at = (epochMs: number, fn: () => void) => timers.push(setTimeout(fn, Math.max(0, epochMs - Date.now())));
+    // setTimeout fires at once past 2^31-1 ms (24.8 days; MaxRuntimeInSeconds may be 28 days): re-arm instead.
+    const at = (epochMs: number, fn: () => void) => {
+      const delay = Math.max(0, epochMs - Date.now());
+      timers.push(delay > MAX_TIMER_MS ? setTimeout(() => this.arm(job), MAX_TIMER_MS) : setTimeout(fn, delay));
+    };
     const request = readTrainingRequest(job.request);
     if (job.stopRequestedAt === undefined && job.trainingStartTime !== undefined) {
       at(job.trainingStartTime + request.maxRuntimeSeconds * 1000, () => void this.stop(job, "MaxRuntimeExceeded"));
