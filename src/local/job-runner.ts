@@ -1,4 +1,6 @@
+import { existsSync } from "node:fs";
 import path from "node:path";
+import { mlPaths } from "../contract/index.js";
 import type { ChildProcess } from "node:child_process";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "../log/index.js";
@@ -64,7 +66,7 @@ export class JobRunner {
     await this.s.registry.save(job);
     this.s.log.info({ event: "local.job.stop", job: job.name, cause }, `stopping ${job.name} (${cause})`);
     if (job.process !== undefined) {
-      await sendStop(job.process, "SIGTERM");
+      await sendStop(job.process, "SIGTERM", this.listening(job.name));
       this.arm(job);
     }
     return true;
@@ -90,9 +92,15 @@ export class JobRunner {
     await this.s.registry.save(job);
     this.s.log.info({ event: "local.job.start", job: job.name, pid: started.ref.pid, isolation: started.ref.isolation }, `started ${job.name}`);
     // A stop that came while the process was being started has not reached it yet.
-    if (job.stopRequestedAt !== undefined) await sendStop(started.ref, "SIGTERM");
+    if (job.stopRequestedAt !== undefined) await sendStop(started.ref, "SIGTERM", this.listening(job.name));
     this.arm(job);
     await this.follow(job, started.child);
+  }
+
+  /** trainguard writes its status.json only after its signal handlers are attached. */
+  private listening(name: string): () => boolean {
+    const statusFile = mlPaths(this.mlRoot(name)).statusFile;
+    return () => existsSync(statusFile);
   }
 
   private jobEnv(job: JobRecord, request: TrainingRequest, mlRoot: string): NodeJS.ProcessEnv {

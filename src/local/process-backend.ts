@@ -63,11 +63,18 @@ function stopTarget(ref: ProcessRef): number | undefined {
   }
 }
 
-/** Signals the job's PID 1; waits (up to 2 s) for `unshare` to have forked it when the job has just started. */
-export async function sendStop(ref: ProcessRef, signal: NodeJS.Signals): Promise<boolean> {
-  for (let waited = 0; waited < 2_000 && stillRunningRef(ref); waited += 10) {
+/**
+ * Signals the job's PID 1 once `ready()` says trainguard listens. A PID 1 drops a signal it has
+ * no handler of its own for, and Node's start-up handler for SIGTERM (it restores the terminal,
+ * then re-raises) does not count: so SigCgt cannot tell, and the caller's marker (trainguard's
+ * status.json, written after its handlers are attached) does. A stop that came while the job was
+ * starting waits (up to 10 s) for it, where `docker kill` would lose it.
+ */
+export async function sendStop(ref: ProcessRef, signal: NodeJS.Signals, ready: () => boolean = () => true): Promise<boolean> {
+  const giveUpAt = Date.now() + READY_WAIT_MS;
+  while (stillRunningRef(ref)) {
     const target = stopTarget(ref);
-    if (target !== undefined) {
+    if (target !== undefined && (ready() || Date.now() >= giveUpAt)) {
       try {
         process.kill(target, signal);
         return true;
@@ -79,6 +86,8 @@ export async function sendStop(ref: ProcessRef, signal: NodeJS.Signals): Promise
   }
   return false;
 }
+
+const READY_WAIT_MS = 10_000;
 
 /** SIGKILL for the whole job: every process below the one spawned (a PID namespace dies with its PID 1 anyway). */
 export function killJob(ref: ProcessRef): void {

@@ -40,3 +40,4 @@ export function processTree(pid: number): number[] {
   visit(pid);
   return out;
 }
+

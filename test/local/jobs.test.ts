@@ -48,6 +48,17 @@ describe("jobs on the process backend", () => {
     expect(log).toContain("algo: SIGTERM ignored");
   });
 
+  it("a stop as soon as the job is Training reaches trainguard (the platform waits for its handlers, which a PID 1 needs) and the job ends Stopped", async () => {
+    const name = uniqueName("stop-at-once");
+    await sm.send(new CreateTrainingJobCommand(jobRequest(name, image, "train")));
+    await waitForJob(sm, name, (d) => d.SecondaryStatus === "Training");
+    await sm.send(new StopTrainingJobCommand({ TrainingJobName: name }));
+    expect(await waitForJob(sm, name)).toMatchObject({ TrainingJobStatus: "Stopped" });
+    // trainguard itself recorded the stop: it was not the platform's SIGKILL that ended the job.
+    const status = JSON.parse(await readFile(`${serve.dataDir}/jobs/${name}/ml/output/trainguard/status.json`, "utf8")) as { TrainingJobStatus: string };
+    expect(status.TrainingJobStatus).toBe("Stopped");
+  });
+
   it("MaxRuntimeInSeconds: SIGTERM at the limit, Stopped with secondary status MaxRuntimeExceeded, the model saved", async () => {
     const name = uniqueName("max-runtime");
     await sm.send(new CreateTrainingJobCommand(jobRequest(name, image, "train", { StoppingCondition: { MaxRuntimeInSeconds: 2 } })));
