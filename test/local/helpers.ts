@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmod, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { afterAll } from "vitest";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DescribeTrainingJobCommand, SageMakerClient, type CreateTrainingJobCommandInput, type DescribeTrainingJobCommandOutput } from "@aws-sdk/client-sagemaker";
@@ -7,6 +8,17 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../../src/storage/index.js";
 import { ENTRY } from "../helpers/job.js";
 import { waitFor } from "../helpers/wait.js";
+
+/** Every temporary directory a test file made here, removed when the file is done. */
+const made: string[] = [];
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  for (const dir of made.splice(0)) await rm(dir, { recursive: true, force: true });
+});
 
 export const ROLE = "arn:aws:iam::123456789012:role/trainguard-local-tests";
 
@@ -24,7 +36,7 @@ export interface Serve {
 
 /** `trainguard local serve` as a user starts it, its client environment read from the export line. */
 export async function startServe(opts: { dataDir?: string; stopTimeout?: number; extra?: string[] } = {}): Promise<Serve> {
-  const dataDir = opts.dataDir ?? (await mkdtemp(path.join(tmpdir(), "tg-local-")));
+  const dataDir = opts.dataDir ?? (await tempDir("tg-local-"));
   const args = [ENTRY, "local", "serve", "--port", "0", "--data", dataDir, "--stop-timeout", String(opts.stopTimeout ?? 10), ...(opts.extra ?? [])];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TRAINGUARD_LOG_LEVEL: "info" } });
   let stdout = "";
@@ -59,7 +71,7 @@ export function s3(serve: Serve): S3Client {
 
 /** The fixture algorithm as a file:// TrainingImage: an executable script whose interpreter is this Node. */
 export async function algorithmImage(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), "tg-local-image-"));
+  const dir = await tempDir("tg-local-image-");
   const file = path.join(dir, "algo.mjs");
   const source = await readFile(new URL("./fixtures/algo.mjs", import.meta.url), "utf8");
   await writeFile(file, `#!${process.execPath}\n${source}`);
@@ -117,7 +129,7 @@ export async function refusal(send: Promise<unknown>): Promise<{ name: string; s
 export async function download(serve: Serve, uri: string): Promise<string> {
   const { downloadToFile, openStore, parseStorageUri } = await import("../../src/storage/index.js");
   const { createLogger } = await import("../../src/log/index.js");
-  const file = path.join(await mkdtemp(path.join(tmpdir(), "tg-local-dl-")), path.basename(uri));
+  const file = path.join(await tempDir("tg-local-dl-"), path.basename(uri));
   const location = parseStorageUri(uri, "test");
   await downloadToFile(openStore(location, { client: s3(serve), log: await createLogger({ level: "silent" }) }), location.prefix, file);
   return file;

@@ -1,14 +1,10 @@
 import { execFile } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import path from "node:path";
 import { promisify } from "node:util";
 import { CreateTrainingJobCommand, StopTrainingJobCommand, type SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyArchive } from "../../src/artifacts/index.js";
-import { downloadToFile, openStore, parseStorageUri } from "../../src/storage/index.js";
-import { createLogger } from "../../src/log/index.js";
-import { refusal, algorithmImage, checkpointsOf, describeJob, jobRequest, s3, sageMaker, startServe, uniqueName, waitForJob, type Serve } from "./helpers.js";
+import { refusal, download, algorithmImage, checkpointsOf, describeJob, jobRequest, sageMaker, startServe, uniqueName, waitForJob, type Serve } from "./helpers.js";
 import { waitFor } from "../helpers/wait.js";
 
 const run = promisify(execFile);
@@ -63,9 +59,7 @@ describe("StopTrainingJob, every case of its API reference", () => {
     expect(done.ModelArtifacts?.S3ModelArtifacts).toBe(`s3://sagemaker-local/jobs/${name}/output/model.tar.gz`);
     expect(done.TrainingEndTime!.getTime()).toBeGreaterThanOrEqual(done.TrainingStartTime!.getTime());
 
-    const file = path.join(await mkdtemp(path.join(tmpdir(), "tg-local-model-")), "model.tar.gz");
-    const location = parseStorageUri(done.ModelArtifacts!.S3ModelArtifacts!, "test");
-    await downloadToFile(openStore(location, { client: s3(serve), log: await createLogger({ level: "silent" }) }), location.prefix, file);
+    const file = await download(serve, done.ModelArtifacts!.S3ModelArtifacts!);
     const report = await verifyArchive(file);
     expect(report.problems).toEqual([]);
     expect(report.manifest).toMatchObject({ job: name, reason: expect.any(String), layout: "files" });
