@@ -57,7 +57,7 @@ export function readTrainingRequest(req: Json): TrainingRequest {
   if (!outputPath.startsWith("s3://")) throw validationError("OutputDataConfig.S3OutputPath must start with s3://");
   let checkpoint: TrainingRequest["checkpoint"];
   if (req.CheckpointConfig) {
-    const localPath = path.posix.normalize((req.CheckpointConfig.LocalPath as string | undefined) ?? "/opt/ml/checkpoints");
+    const localPath = path.posix.normalize((req.CheckpointConfig.LocalPath as string | undefined) ?? "/opt/ml/checkpoints").replace(/(.)\/+$/, "$1");
     if (!localPath.startsWith(`${ML_ROOT_IN_CONTAINER}/`)) {
       throw validationError(`CheckpointConfig.LocalPath ${JSON.stringify(localPath)} must be under /opt/ml: the process backend maps /opt/ml to the job's own directory`);
     }
