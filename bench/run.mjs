@@ -26,6 +26,7 @@ const MODULES = [
   "./stop-path.mjs",
   "./stop-rss.mjs",
   "./stop-sync.mjs",
+  "./local-api.mjs",
 ];
 
 function parseArgs(argv) {

@@ -18,9 +18,11 @@ export const USAGE = `trainguard: a PID-1 entrypoint that makes a stopped traini
 Usage:
   trainguard run [options] [--] <command> [args...]   supervise <command> through SIGTERM and the stop budget
   trainguard train [options]                          SageMaker's verb: runs TRAINGUARD_COMMAND (JSON argv array)
-  trainguard demo                                     run a bundled algorithm, stop it with SIGTERM, show the result
+  trainguard demo                                     create a job on trainguard local, StopTrainingJob it, verify the model it left
   trainguard verify <model.tar.gz|model.tar>            check every file against the archive's manifest (0 ok, 1 mismatch, 2 unreadable)
   trainguard s3 serve [--port P] [--dir D] [--bucket B] an S3-compatible server on 127.0.0.1 for local jobs
+  trainguard local serve [--port P] [--data DIR] [--stop-timeout S] ...
+                                                      the SageMaker training API on 127.0.0.1 (StopTrainingJob included)
   trainguard help | --help                            this text
   trainguard version | --version
 
@@ -44,6 +46,10 @@ export async function main(args: readonly string[], inbox: SignalInbox): Promise
     case "s3": {
       const { runS3 } = await import("./s3.js");
       return runS3(rest, () => new Promise((resolve) => inbox.attach((received) => received.signal === "SIGINT" || received.signal === "SIGTERM" ? resolve(received) : undefined)));
+    }
+    case "local": {
+      const { runLocal } = await import("./local.js");
+      return runLocal(rest, () => new Promise((resolve) => inbox.attach((received) => received.signal === "SIGINT" || received.signal === "SIGTERM" ? resolve(received) : undefined)));
     }
     case "verify": {
       inbox.close();

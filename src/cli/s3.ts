@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { ConfigError, EXIT_CONFIG_ERROR } from "../contract/index.js";
 import { createLogger } from "../log/index.js";
+import { parsePort, parseServeFlags } from "./serve-flags.js";
 import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3 } from "../local/index.js";
 
 export const S3_USAGE = `trainguard s3 serve [--port P] [--dir D] [--bucket NAME]...
@@ -19,16 +20,11 @@ export async function runS3(args: readonly string[], waitForStop: () => Promise<
   let dir = path.resolve(".trainguard-s3");
   const buckets: string[] = [];
   try {
-    for (let i = 0; i < rest.length; i += 2) {
-      const [flag, value] = [rest[i], rest[i + 1]];
-      if (value === undefined) throw new ConfigError(String(flag), undefined, "needs a value");
-      if (flag === "--port") {
-        port = Number(value);
-        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError("--port", undefined, `must be a port number, got ${JSON.stringify(value)}`);
-      } else if (flag === "--dir") dir = path.resolve(value);
-      else if (flag === "--bucket") buckets.push(value);
-      else throw new ConfigError(String(flag), undefined, "unknown option of s3 serve (known: --port, --dir, --bucket)");
-    }
+    parseServeFlags(rest, "s3 serve", {
+      "--port": (v) => (port = parsePort(v)),
+      "--dir": (v) => (dir = path.resolve(v)),
+      "--bucket": (v) => buckets.push(v),
+    });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`trainguard: ${err.message}\n\n${S3_USAGE}\n`);

@@ -50,7 +50,7 @@ const SPECS: readonly OptionSpec<keyof RunOptions>[] = [
   { flag: "keep", key: "keep", parse: parseKeep, help: "remote checkpoints kept by the sync (default 3)" },
   { flag: "s3-endpoint", key: "s3Endpoint", parse: parseEndpoint, help: "S3-compatible endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS)" },
   { flag: "compression", key: "compression", parse: oneOf(COMPRESSION_MODES), help: "auto (default), gzip, fast, stored or none: how model.tar.gz is compressed" },
-  { flag: "model-layout", key: "modelLayout", parse: oneOf(MODEL_LAYOUTS), help: "archive (default): <ml-root>/model/model.tar.gz; files: the checkpoint's files in <ml-root>/model/" },
+  { flag: "model-layout", key: "modelLayout", parse: oneOf(MODEL_LAYOUTS), help: "archive: <ml-root>/model/model.tar.gz; files: the checkpoint's files in <ml-root>/model/ (default files when TRAINING_JOB_NAME is set and --output is not, else archive)" },
   { flag: "on-complete", key: "onComplete", parse: oneOf(ON_COMPLETE), help: "keep (default): a Completed job keeps the model its algorithm wrote; package: package the newest checkpoint too" },
   { flag: "commit-markers", key: "commitMarkers", parse: parseMarkers, help: "comma-separated file names that make a checkpoint directory complete (default .trainguard-commit,.metadata,.snapshot_metadata)" },
   { flag: "log-level", key: "logLevel", parse: oneOf(LOG_LEVELS), help: "fatal, error, warn, info (default), debug, trace or silent" },
@@ -132,6 +132,10 @@ export function parseRunArgs(
     }
     set(spec, value, `--${flag}`);
   }
+  // SageMaker (and `trainguard local`) set TRAINING_JOB_NAME in every training container and tar
+  // the model dir themselves: the checkpoint's files go there, not an archive inside their archive.
+  // With --output trainguard uploads its own archive, so the layout stays an archive then.
+  if (sources.modelLayout === undefined && (env.TRAINING_JOB_NAME ?? "") !== "" && options.output === undefined) options.modelLayout = "files";
   return { options, rest: args.slice(i), sources };
 }
 

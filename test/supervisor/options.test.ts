@@ -35,6 +35,15 @@ describe("run options", () => {
     expect(() => parseRunArgs(args as string[], {})).toThrow(problem);
   });
 
+  it("places the checkpoint's files in the model dir under a platform that tars it (TRAINING_JOB_NAME set), unless told otherwise", () => {
+    expect(parseRunArgs(["--", "x"], {}).options.modelLayout).toBe("archive");
+    expect(parseRunArgs(["--", "x"], { TRAINING_JOB_NAME: "job-1" }).options.modelLayout).toBe("files");
+    expect(parseRunArgs(["--model-layout", "archive", "--", "x"], { TRAINING_JOB_NAME: "job-1" }).options.modelLayout).toBe("archive");
+    expect(parseRunArgs(["--", "x"], { TRAINING_JOB_NAME: "job-1", TRAINGUARD_MODEL_LAYOUT: "archive" }).options.modelLayout).toBe("archive");
+    // --output uploads trainguard's own archive, which the files layout does not write.
+    expect(parseRunArgs(["--output", "s3://b/p", "--", "x"], { TRAINING_JOB_NAME: "job-1" }).options.modelLayout).toBe("archive");
+  });
+
   it("names the variable when the environment holds a bad value", () => {
     expect(() => parseRunArgs(["--", "x"], { TRAINGUARD_GRACE: "soon" })).toThrow(/^TRAINGUARD_GRACE: /);
   });

@@ -1,60 +1,112 @@
-import { mkdtemp, readFile, readdir } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { execa } from "execa";
+import { CreateTrainingJobCommand, DescribeTrainingJobCommand, SageMakerClient, StopTrainingJobCommand, type DescribeTrainingJobCommandOutput } from "@aws-sdk/client-sagemaker";
 import { formatVerifyReport, verifyArchive } from "../../artifacts/index.js";
-import { mlPaths } from "../../contract/index.js";
-import type { JobStatusDocument } from "../../supervisor/index.js";
+import { createLogger } from "../../log/index.js";
+import { startLocalPlatform, type LocalPlatform } from "../../local/index.js";
+import { createS3Client, downloadToFile, openStore, parseStorageUri } from "../../storage/index.js";
 
-const STOP_AFTER_MS = 3_500;
-const DEMO_GRACE_SECONDS = 20;
+const STOP_TIMEOUT_SECONDS = 20;
+const JOB = "trainguard-demo";
 
 /**
- * `trainguard demo`: the whole stop path on this machine, no AWS account needed. A bundled
- * algorithm trains under `trainguard run` on a temporary ml-root, gets SIGTERM a few seconds in,
- * and the outcome is read back from the files a platform would read.
+ * `trainguard demo` (`npm run demo`): the whole story on this machine, no AWS account needed.
+ * `trainguard local` and its embedded S3 start on free ports; a bundled algorithm is created as a
+ * training job through @aws-sdk/client-sagemaker, stopped with StopTrainingJob after its second
+ * checkpoint, followed from Stopping to Stopped; its model is downloaded from S3 and verified, and
+ * the timeline shows what each phase cost of the stop budget.
  */
 export async function runDemo(): Promise<number> {
-  const mlRoot = await mkdtemp(path.join(tmpdir(), "trainguard-demo-"));
-  const paths = mlPaths(mlRoot);
-  const entry = fileURLToPath(new URL("../entry.js", import.meta.url));
-  const algorithm = fileURLToPath(new URL("./algorithm.js", import.meta.url));
-  say(`ml-root: ${mlRoot}`);
-  say(`running: trainguard run --ml-root ${mlRoot} --grace ${DEMO_GRACE_SECONDS} -- node ${path.basename(algorithm)}`);
-  const job = execa(process.execPath, [entry, "run", "--ml-root", mlRoot, "--grace", String(DEMO_GRACE_SECONDS), "--job-name", "trainguard-demo", "--", process.execPath, algorithm], {
-    stdio: "inherit",
-    reject: false,
-  });
-  await new Promise((resolve) => setTimeout(resolve, STOP_AFTER_MS));
-  say(`sending SIGTERM to trainguard (pid ${job.pid}), as StopTrainingJob or docker kill -s TERM would`);
-  const sentAt = Date.now();
-  job.kill("SIGTERM");
-  const result = await job;
-  const tookMs = Date.now() - sentAt;
-
-  const status = JSON.parse(await readFile(paths.statusFile, "utf8")) as JobStatusDocument;
-  const checkpointDir = path.join(mlRoot, "checkpoints");
-  const checkpoints = (await readdir(checkpointDir)).filter((n) => !n.startsWith(".")).sort();
-  say("");
-  say("result");
-  say(`  status:           ${status.TrainingJobStatus} (${status.transitions.map((t) => t.secondaryStatus).join(" -> ")})`);
-  say(`  exit code:        ${result.exitCode ?? result.signal}`);
-  say(`  stop took:        ${tookMs} ms of a ${DEMO_GRACE_SECONDS} s budget`);
-  say(`  checkpoints:      ${checkpoints.length} complete, newest ${checkpoints.at(-1) ?? "none"} in ${checkpointDir}`);
-  say(`  artifact:         ${status.artifact ? `${status.artifact.path} (${status.artifact.bytes} bytes, sha256 ${status.artifact.sha256.slice(0, 16)}...)` : "none"}`);
-  say(`  status file:      ${paths.statusFile}`);
-  let verified = false;
-  if (status.artifact) {
-    const report = await verifyArchive(status.artifact.path);
-    verified = report.ok;
-    say(`  verify:           ${formatVerifyReport(report).split("\n")[0]}`);
-    say(`                    (same as: trainguard verify ${status.artifact.path})`);
+  const work = await mkdtemp(path.join(tmpdir(), "trainguard-demo-"));
+  const platform = await startLocalPlatform({ dataDir: work, stopTimeoutSeconds: STOP_TIMEOUT_SECONDS, log: await createLogger({ level: "warn" }) });
+  try {
+    return await story(platform, work);
+  } finally {
+    await platform.close();
   }
-  const ok = status.TrainingJobStatus === "Stopped" && result.exitCode === 0 && verified;
-  say(ok ? "demo: the stopped job left a valid model" : "demo: unexpected outcome, see the logs above");
+}
+
+async function story(platform: LocalPlatform, work: string): Promise<number> {
+  say(`trainguard local: SageMaker API on ${platform.endpoint}, S3 on ${platform.s3Endpoint}, data in ${work}`);
+  say(`  jobs run ${platform.isolation.kind === "pid-namespace" ? "as PID 1 of their own PID namespace" : `in their own process group (${platform.isolation.reason})`}`);
+  say(`  the same from a shell: ${platform.exportLine}`);
+  const image = await bundledAlgorithm(work);
+  const sm = new SageMakerClient({ endpoint: platform.endpoint, region: platform.region, credentials: platform.credentials });
+  const created = Date.now();
+  await sm.send(
+    new CreateTrainingJobCommand({
+      TrainingJobName: JOB,
+      RoleArn: "arn:aws:iam::123456789012:role/trainguard-demo",
+      AlgorithmSpecification: { TrainingImage: image, TrainingInputMode: "File" },
+      Environment: { DEMO_STEP_MS: "500" },
+      OutputDataConfig: { S3OutputPath: "s3://sagemaker-local/demo" },
+      ResourceConfig: { InstanceType: "ml.m5.large", InstanceCount: 1, VolumeSizeInGB: 1 },
+      StoppingCondition: { MaxRuntimeInSeconds: 600 },
+    }),
+  );
+  say(`CreateTrainingJob ${JOB}: TrainingImage ${image}`);
+  const checkpoints = path.join(work, "jobs", JOB, "ml", "checkpoints");
+  while ((await readdir(checkpoints).catch(() => [])).filter((n) => !n.startsWith(".")).length < 2) await sleep(50);
+  say(`second checkpoint saved ${seconds(Date.now() - created)} after create: StopTrainingJob`);
+  const stopAt = Date.now();
+  await sm.send(new StopTrainingJobCommand({ TrainingJobName: JOB }));
+  let job: DescribeTrainingJobCommandOutput;
+  let seen = "";
+  for (;;) {
+    job = await sm.send(new DescribeTrainingJobCommand({ TrainingJobName: JOB }));
+    if (job.SecondaryStatus !== seen) say(`  DescribeTrainingJob: ${(seen = job.SecondaryStatus ?? "")} (${job.TrainingJobStatus})`);
+    if (job.TrainingJobStatus === "Stopped" || job.TrainingJobStatus === "Failed" || job.TrainingJobStatus === "Completed") break;
+    await sleep(100);
+  }
+  const stopMs = Date.now() - stopAt;
+  timeline(job, created, stopAt);
+  say(`stop to Stopped: ${seconds(stopMs)} of a ${STOP_TIMEOUT_SECONDS} s budget (${percent(stopMs)})`);
+
+  const uri = job.ModelArtifacts?.S3ModelArtifacts;
+  let verified = false;
+  if (uri !== undefined) {
+    const file = path.join(work, "model.tar.gz");
+    const location = parseStorageUri(uri, "S3ModelArtifacts");
+    const client = createS3Client({ endpoint: platform.s3Endpoint, credentials: platform.credentials, env: {} });
+    await downloadToFile(openStore(location, { client, log: await createLogger({ level: "silent" }) }), location.prefix, file);
+    const report = await verifyArchive(file);
+    verified = report.ok;
+    say(`S3ModelArtifacts ${uri}`);
+    say(`  downloaded to ${file}; verify: ${formatVerifyReport(report).split("\n")[0]}`);
+    say(`  checkpoint in it: ${report.manifest?.checkpoint ?? "none"} (${report.manifest?.reason ?? "?"})`);
+    client.destroy();
+  }
+  sm.destroy();
+  const ok = job.TrainingJobStatus === "Stopped" && verified;
+  say(ok ? "demo: StopTrainingJob stopped the job, and it still left a valid model" : `demo: unexpected outcome (${job.TrainingJobStatus}: ${job.FailureReason ?? "no model"}); logs in ${path.join(work, "jobs", JOB)}`);
   return ok ? 0 : 1;
 }
+
+/** The demo algorithm as a file:// TrainingImage: an executable whose interpreter is this Node. */
+async function bundledAlgorithm(work: string): Promise<string> {
+  const file = path.join(work, "demo-algorithm.mjs");
+  const algorithm = fileURLToPath(new URL("./algorithm.js", import.meta.url));
+  await writeFile(file, `#!${process.execPath}\nimport ${JSON.stringify(algorithm)};\n`);
+  await chmod(file, 0o755);
+  return `file://${file}`;
+}
+
+/** Each secondary status with its time, and for the stop phases, their share of the budget. */
+function timeline(job: DescribeTrainingJobCommandOutput, created: number, stopAt: number): void {
+  say("timeline (from CreateTrainingJob)");
+  for (const t of job.SecondaryStatusTransitions ?? []) {
+    const start = t.StartTime?.getTime() ?? created;
+    const end = t.EndTime?.getTime() ?? start;
+    const share = start >= stopAt - 1000 && t.Status !== "Stopped" ? `  ${percent(end - start)} of the stop budget` : "";
+    say(`  +${seconds(start - created).padStart(7)}  ${String(t.Status).padEnd(12)} ${seconds(end - start).padStart(7)}${share}  ${t.StatusMessage ?? ""}`);
+  }
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const percent = (ms: number): string => `${((100 * ms) / (STOP_TIMEOUT_SECONDS * 1000)).toFixed(1)}%`;
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);

@@ -1,0 +1,74 @@
+/** What the platform keeps about one training job: the request as validated, and what happened. */
+
+export type JobStatus = "InProgress" | "Completed" | "Failed" | "Stopping" | "Stopped";
+export type JobSecondaryStatus =
+  | "Starting"
+  | "Downloading"
+  | "Training"
+  | "Stopping"
+  | "Uploading"
+  | "Stopped"
+  | "Completed"
+  | "Failed"
+  | "MaxRuntimeExceeded";
+
+export interface Transition {
+  readonly Status: JobSecondaryStatus;
+  /** Epoch ms; the API shows seconds. */
+  readonly StartTime: number;
+  EndTime?: number;
+  readonly StatusMessage: string;
+}
+
+/** How to find the job's process again after a restart of `serve`. */
+export interface ProcessRef {
+  /** The process the platform spawned (`unshare`, or trainguard itself in its own process group). */
+  readonly pid: number;
+  /** Field 22 of /proc/<pid>/stat: tells a recycled pid from ours. */
+  readonly startTicks: string;
+  readonly isolation: "pid-namespace" | "process-group";
+}
+
+export interface JobRecord {
+  readonly name: string;
+  readonly arn: string;
+  /** The CreateTrainingJob request, as received (validated). */
+  readonly request: Readonly<Record<string, unknown>>;
+  status: JobStatus;
+  secondaryStatus: JobSecondaryStatus;
+  transitions: Transition[];
+  readonly creationTime: number;
+  lastModifiedTime: number;
+  trainingStartTime?: number;
+  trainingEndTime?: number;
+  failureReason?: string;
+  s3ModelArtifacts?: string;
+  stopRequestedAt?: number;
+  stopCause?: "StopTrainingJob" | "MaxRuntimeExceeded";
+  process?: ProcessRef;
+}
+
+export const STATUS_MESSAGES: Record<JobSecondaryStatus, string> = {
+  Starting: "Preparing the instances for training",
+  Downloading: "Downloading input data",
+  Training: "Training image download completed. Training in progress.",
+  Stopping: "Stopping the training job",
+  Uploading: "Uploading generated training model",
+  Stopped: "Training job stopped",
+  Completed: "Training job completed",
+  Failed: "Training job failed",
+  MaxRuntimeExceeded: "Job stopped because it exceeded MaxRuntimeInSeconds",
+};
+
+export const isEnded = (status: JobStatus): boolean => status === "Completed" || status === "Failed" || status === "Stopped";
+
+/** Record a new secondary status (and the primary one when it changes), closing the previous. */
+export function transition(job: JobRecord, secondary: JobSecondaryStatus, status: JobStatus = job.status, now = Date.now(), message = STATUS_MESSAGES[secondary]): void {
+  const last = job.transitions.at(-1);
+  if (last && last.EndTime === undefined) last.EndTime = now;
+  job.transitions.push({ Status: secondary, StartTime: now, StatusMessage: message });
+  job.secondaryStatus = secondary;
+  job.status = status;
+  job.lastModifiedTime = now;
+  if (isEnded(status)) job.transitions.at(-1)!.EndTime = now;
+}

@@ -1,0 +1,40 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { DEFAULT_HOST, mlPaths } from "../contract/index.js";
+import type { TrainingRequest } from "./training-request.js";
+
+/**
+ * The job's ml-root as SageMaker prepares /opt/ml before the container starts: the four config
+ * files under input/config, and empty model, output/data and channel directories.
+ */
+export async function prepareMlRoot(mlRoot: string, request: TrainingRequest): Promise<void> {
+  const paths = mlPaths(mlRoot);
+  for (const dir of [paths.inputConfigDir, paths.modelDir, paths.outputDataDir, ...request.channels.map((c) => path.join(paths.dataDir, c.name))]) {
+    await mkdir(dir, { recursive: true });
+  }
+  const files: [string, unknown][] = [
+    [paths.hyperparameters, request.hyperParameters],
+    [
+      paths.resourceConfig,
+      {
+        current_host: DEFAULT_HOST,
+        current_instance_type: request.instanceType,
+        current_group_name: "homogeneousCluster",
+        hosts: [DEFAULT_HOST],
+        instance_groups: [{ instance_group_name: "homogeneousCluster", instance_type: request.instanceType, hosts: [DEFAULT_HOST] }],
+        network_interface_name: "lo",
+      },
+    ],
+    [
+      paths.inputDataConfig,
+      Object.fromEntries(
+        request.channels.map((c) => [
+          c.name,
+          { TrainingInputMode: "File", S3DistributionType: "FullyReplicated", RecordWrapperType: "None", ...(c.contentType ? { ContentType: c.contentType } : {}) },
+        ]),
+      ),
+    ],
+  ];
+  if (request.checkpoint) files.push([paths.checkpointConfig, { LocalPath: path.join(mlRoot, request.checkpoint.localPath), S3Uri: request.checkpoint.s3Uri }]);
+  for (const [file, content] of files) await writeFile(file, `${JSON.stringify(content, null, 2)}\n`);
+}

@@ -1,0 +1,78 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { validationError } from "./api-error.js";
+
+/** A CreateTrainingJob request reduced to what the process backend runs. */
+export interface TrainingRequest {
+  readonly name: string;
+  /** argv of the algorithm: the image's executable (or ContainerEntrypoint) and its arguments. */
+  readonly argv: readonly string[];
+  readonly hyperParameters: Readonly<Record<string, string>>;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly channels: readonly { readonly name: string; readonly s3Uri: string; readonly contentType?: string }[];
+  readonly outputPath: string;
+  readonly compression: "GZIP" | "NONE";
+  readonly instanceType: string;
+  readonly maxRuntimeSeconds: number;
+  readonly checkpoint?: { readonly s3Uri: string; readonly localPath: string };
+}
+
+/** SageMaker's default MaxRuntimeInSeconds. */
+export const DEFAULT_MAX_RUNTIME_SECONDS = 86_400;
+const ML_ROOT_IN_CONTAINER = "/opt/ml";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- validated against CREATE_TRAINING_JOB first
+
+/**
+ * What the process backend needs beyond the API's own constraints, each refused with a
+ * ValidationException that says why: an image that is not `file:///abs/executable` (the Docker
+ * backend does not exist yet), more than one instance, modes other than File.
+ */
+export function readTrainingRequest(req: Json): TrainingRequest {
+  const spec: Json = req.AlgorithmSpecification ?? {};
+  const image = spec.TrainingImage as string | undefined;
+  if (image === undefined) throw validationError("AlgorithmSpecification.TrainingImage is required: trainguard local runs file:///absolute/path/to/executable images (AlgorithmName is not supported)");
+  if (!image.startsWith("file:///")) {
+    throw validationError(`TrainingImage ${JSON.stringify(image)} is not supported by trainguard local: use file:///absolute/path/to/executable (the process backend); Docker images are not supported yet`);
+  }
+  const executable = fileURLToPath(image);
+  if ((spec.TrainingInputMode ?? "File") !== "File") throw validationError(`TrainingInputMode ${spec.TrainingInputMode} is not supported by trainguard local: use File`);
+  const entrypoint = spec.ContainerEntrypoint as string[] | undefined;
+  const args = spec.ContainerArguments as string[] | undefined;
+  // As `docker run image train`: the entrypoint gets "train" unless ContainerArguments replace it.
+  const argv = entrypoint !== undefined ? [...entrypoint, ...(args ?? [])] : [executable, ...(args ?? ["train"])];
+  if (!path.isAbsolute(argv[0] as string)) throw validationError(`ContainerEntrypoint ${JSON.stringify(argv[0])} must be an absolute path: the process backend runs it without a shell or PATH lookup`);
+  const count = req.ResourceConfig?.InstanceCount ?? 1;
+  if (count !== 1) throw validationError(`ResourceConfig.InstanceCount ${count} is not supported by trainguard local: it runs one instance`);
+  const channels = ((req.InputDataConfig ?? []) as Json[]).map((c) => {
+    const source = c.DataSource?.S3DataSource as Json | undefined;
+    if (source === undefined) throw validationError(`Channel ${c.ChannelName}: only S3DataSource is supported by trainguard local`);
+    if (source.S3DataType !== "S3Prefix") throw validationError(`Channel ${c.ChannelName}: S3DataType ${source.S3DataType} is not supported by trainguard local: use S3Prefix`);
+    if ((c.InputMode ?? "File") !== "File") throw validationError(`Channel ${c.ChannelName}: InputMode ${c.InputMode} is not supported by trainguard local: use File`);
+    if (!String(source.S3Uri).startsWith("s3://")) throw validationError(`Channel ${c.ChannelName}: S3Uri must start with s3://`);
+    return { name: c.ChannelName as string, s3Uri: source.S3Uri as string, ...(c.ContentType ? { contentType: c.ContentType as string } : {}) };
+  });
+  if (new Set(channels.map((c) => c.name)).size !== channels.length) throw validationError("InputDataConfig names the same channel twice");
+  const outputPath = req.OutputDataConfig.S3OutputPath as string;
+  if (!outputPath.startsWith("s3://")) throw validationError("OutputDataConfig.S3OutputPath must start with s3://");
+  let checkpoint: TrainingRequest["checkpoint"];
+  if (req.CheckpointConfig) {
+    const localPath = path.posix.normalize((req.CheckpointConfig.LocalPath as string | undefined) ?? "/opt/ml/checkpoints").replace(/(.)\/+$/, "$1");
+    if (!localPath.startsWith(`${ML_ROOT_IN_CONTAINER}/`)) {
+      throw validationError(`CheckpointConfig.LocalPath ${JSON.stringify(localPath)} must be under /opt/ml: the process backend maps /opt/ml to the job's own directory`);
+    }
+    checkpoint = { s3Uri: req.CheckpointConfig.S3Uri as string, localPath: localPath.slice(ML_ROOT_IN_CONTAINER.length + 1) };
+  }
+  return {
+    name: req.TrainingJobName as string,
+    argv,
+    hyperParameters: req.HyperParameters ?? {},
+    environment: req.Environment ?? {},
+    channels,
+    outputPath,
+    compression: req.OutputDataConfig.CompressionType ?? "GZIP",
+    instanceType: req.ResourceConfig?.InstanceType ?? "local",
+    maxRuntimeSeconds: req.StoppingCondition?.MaxRuntimeInSeconds ?? DEFAULT_MAX_RUNTIME_SECONDS,
+    ...(checkpoint ? { checkpoint } : {}),
+  };
+}
