@@ -480,7 +480,9 @@ async function stopExample(spec: ExampleSpec, options: StopOptions, expect: Expe
   const id = await runDetached({
     image: spec.image,
     mlRoot: root,
-    env: { TRAINGUARD_GRACE: String(options.grace), TRAINING_JOB_NAME: options.jobName, ...options.env },
+    // TRAINING_JOB_NAME alone would select the files layout (a platform tars model/ itself); these
+    // cases check trainguard's own archive, so they ask for it. test/local covers the files layout.
+    env: { TRAINGUARD_GRACE: String(options.grace), TRAINING_JOB_NAME: options.jobName, TRAINGUARD_MODEL_LAYOUT: "archive", ...options.env },
     args: ["train"],
   });
   const atStop = (await waitForCheckpoints(root, 2, spec.checkpointTimeoutMs)).at(-1) as string;
