@@ -97,6 +97,7 @@ async function runVerb(
     modelLayout: options.modelLayout,
     onComplete: options.onComplete,
     ...(options.commitMarkers ? { commitMarkers: options.commitMarkers } : {}),
+    keepIntact: options.keepIntact,
     ...(options.output ? { output: options.output } : {}),
     ...(options.checkpointUri ? { checkpointUri: options.checkpointUri } : {}),
     keep: options.keep,
