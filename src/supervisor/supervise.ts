@@ -24,6 +24,7 @@ import { StatusFile, type ArtifactStatus } from "./status.js";
 import { rehearseStopRequest, writeStopRequest } from "./stop-request.js";
 import { WriteGuard, intactCopiesDir } from "./write-guard.js";
 import type { IntactBudget } from "./intact-budget.js";
+import { remeasureAtStop } from "./reserve.js";
 
 export interface SuperviseOptions {
   /** argv of the algorithm; never run through a shell. */
@@ -256,6 +257,19 @@ class Supervisor {
     stop.forwardedAt = Date.now();
     this.writes?.stopForwarded(stop.forwardedAt);
     this.scheduleEscalation(checkpointDeadline);
+    // The estimate may predate a checkpoint written moments ago: measure again, after the signal is out.
+    const measure = async (): Promise<number | undefined> => {
+      const bytes = await this.artifacts?.estimatePackageBytes();
+      return bytes === undefined ? undefined : Math.max(bytes, this.writes?.keptBytes() ?? 0);
+    };
+    void remeasureAtStop(measure, stop.deadline, this.graceMs, checkpointDeadline).then((earlier) => {
+      if (earlier === undefined || this.phase !== "running" || stop.checkpointDeadline === undefined || earlier >= stop.checkpointDeadline) return;
+      this.log.info({ event: "stop.reserve", checkpointDeadline: new Date(earlier).toISOString() }, "the checkpoint on disk is bigger than estimated: the checkpoint deadline moves earlier");
+      stop.checkpointDeadline = undefined;
+      this.writeStopFile(earlier);
+      this.scheduleEscalation(earlier);
+      this.recordStopInStatus(false);
+    });
   }
 
   private scheduleEscalation(at: number): void {
