@@ -206,8 +206,8 @@ class Supervisor {
     this.reaper.forgetOwnChild(started.pid);
     this.phase = "finishing";
     // Whatever the leader left behind in its group (children that ignored the signal) ends with it.
+    this.writes?.groupKilled();
     started.signalGroup("SIGKILL");
-    this.writes?.groupKilled(Date.now());
     this.log.info({ event: "algorithm.exit", exitCode: exit.exitCode, signal: exit.signal, escalated: this.status.current.escalated }, "algorithm exited");
     return this.finish({ kind: "exited", exit }, this.writes?.guard(exit, exitSeenAt));
   }

@@ -24,7 +24,8 @@ const DEATH_WINDOW_MS = 1_000;
  */
 export class WriteGuard {
   private stopForwardedAt: number | undefined;
-  private groupKilledAt: number | undefined;
+  /** The watch's mark as the group was SIGKILLed (after the leader exited, or at escalation). */
+  private groupKilledMark: number | undefined;
   private cutAtKill = new Map<string, string>();
 
   private constructor(
@@ -60,7 +61,7 @@ export class WriteGuard {
       });
       await Promise.race([scan, new Promise((resolve) => setTimeout(resolve, SCAN_MS))]);
     } finally {
-      this.groupKilledAt ??= Date.now();
+      this.groupKilledMark ??= this.watch?.mark();
       kill();
     }
   }
@@ -73,17 +74,19 @@ export class WriteGuard {
     return this.copies?.bytes() ?? 0;
   }
 
-  /** Whatever the leader left in its group was just SIGKILLed. */
-  groupKilled(at: number): void {
-    this.groupKilledAt ??= at;
+  /**
+   * Called as the leader's exit is seen, just before whatever it left in its group is SIGKILLed:
+   * the leader's own closes are read now, so only those of the killed members count as cut.
+   */
+  groupKilled(): void {
+    this.groupKilledMark ??= this.watch?.mark();
   }
 
   /** Called once the algorithm is gone: which flat files not to trust, and their intact versions. */
   guard(exit: AlgorithmExit, exitSeenAt: number): FlatGuard {
     const abnormal = exit.signal !== null || exit.exitCode !== 0;
-    const candidates = [this.groupKilledAt, abnormal ? exitSeenAt - DEATH_WINDOW_MS : undefined, abnormal ? this.stopForwardedAt : undefined];
-    const cutFrom = candidates.filter((t): t is number => t !== undefined).reduce((a, b) => Math.min(a, b), Infinity);
-    const unfinished = new Map(this.watch?.unfinished(Number.isFinite(cutFrom) ? cutFrom : undefined));
+    const cutFrom = abnormal ? Math.min(exitSeenAt - DEATH_WINDOW_MS, this.stopForwardedAt ?? Infinity) : undefined;
+    const unfinished = new Map(this.watch?.unfinished(cutFrom, this.groupKilledMark));
     for (const [name, why] of this.cutAtKill) unfinished.set(name, why);
     const intactCopies = this.copies?.stop();
     this.watch?.close();

@@ -21,6 +21,8 @@ interface FileState {
   writing: boolean;
   /** Epoch ms of the read that saw the last close-after-write (or the rename into the dir). */
   closedSeenAt: number;
+  /** Which read (see `mark`) saw it. */
+  closedInPoll: number;
   /** Bumped by every write: a copy taken while it changed is not a copy of one version. */
   generation: number;
 }
@@ -41,6 +43,7 @@ export class WriteWatch {
   private readonly files = new Map<string, FileState>();
   private timer: NodeJS.Timeout | undefined;
   private overflowed = false;
+  private polls = 0;
   private readonly buffer = Buffer.alloc(64 * 1024);
 
   private constructor(
@@ -72,6 +75,7 @@ export class WriteWatch {
   poll(): void {
     if (this.fd < 0) return;
     const seenAt = Date.now();
+    this.polls++;
     for (;;) {
       let n: number;
       try {
@@ -99,7 +103,7 @@ export class WriteWatch {
       this.files.delete(name);
       return;
     }
-    const state = this.files.get(name) ?? { writing: false, closedSeenAt: 0, generation: 0 };
+    const state = this.files.get(name) ?? { writing: false, closedSeenAt: 0, closedInPoll: 0, generation: 0 };
     this.files.set(name, state);
     if (mask & (IN_CREATE | IN_MODIFY)) {
       state.writing = true;
@@ -109,6 +113,7 @@ export class WriteWatch {
       const wasWriting = state.writing || (mask & IN_MOVED_TO) !== 0;
       state.writing = false;
       state.closedSeenAt = seenAt;
+      state.closedInPoll = this.polls;
       if (mask & IN_MOVED_TO) state.generation++;
       if (wasWriting) this.onFinished(name, state.generation);
     }
@@ -120,16 +125,25 @@ export class WriteWatch {
     return this.files.get(name)?.generation ?? 0;
   }
 
+  /** Reads what is queued; closes read from now on come after the returned mark. */
+  mark(): number {
+    this.poll();
+    return this.polls;
+  }
+
   /**
    * Files whose last write may not have finished: still being written now, or closed only after
-   * `cutFrom` (epoch ms from which a close may be the kernel's, after the writer was killed).
+   * `cutFrom` (epoch ms from which a close may be the kernel's, after the writer was killed) or
+   * after the mark `afterMark`.
    */
-  unfinished(cutFrom: number | undefined): Map<string, string> {
+  unfinished(cutFrom: number | undefined, afterMark: number | undefined): Map<string, string> {
     this.poll();
     const out = new Map<string, string>();
     for (const [name, state] of this.files) {
       if (state.writing) out.set(name, "it was being written when the algorithm ended");
-      else if (cutFrom !== undefined && state.closedSeenAt >= cutFrom) out.set(name, "its last write ended as the algorithm was killed");
+      else if ((cutFrom !== undefined && state.closedSeenAt >= cutFrom) || (afterMark !== undefined && state.closedInPoll > afterMark)) {
+        out.set(name, "its last write ended as the algorithm was killed or died");
+      }
     }
     if (this.overflowed) this.log.warn({ event: "watch.overflow" }, "inotify queue overflowed: some writes were not seen");
     return out;

@@ -58,13 +58,15 @@ describe("WriteGuard: writes that did not finish, whatever ended the writer", ()
     }
   });
 
-  it("a writer that finished and exited 0: nothing is unfinished", async () => {
+  it("a writer that exited 0 with the file still open (the kernel closed it): nothing is unfinished", async () => {
     const dir = path.join(root, "ck2");
     mkdirSync(dir);
     const log = await createLogger({ level: "silent" });
     const guard = await WriteGuard.start(dir, path.join(root, "intact2"), "off", log);
-    const writer = spawn("/usr/bin/python3", ["-c", "import sys; open(sys.argv[1], 'wb').write(b'x' * 4096)", path.join(dir, "model.pt")], { stdio: "ignore" });
+    const script = "import os, sys\nf = open(sys.argv[1], 'wb')\nf.write(b'x' * 4096)\nf.flush()\nos._exit(0)";
+    const writer = spawn("/usr/bin/python3", ["-c", script, path.join(dir, "model.pt")], { stdio: "ignore" });
     const seenAt = await new Promise<number>((resolve) => writer.once("exit", () => resolve(Date.now())));
+    guard.groupKilled();
     const verdict = guard.guard({ exitCode: 0, signal: null }, seenAt);
     expect([...(verdict.unfinished ?? new Map()).keys()]).toEqual([]);
     expect(verdict.intactCopies).toBeUndefined();
