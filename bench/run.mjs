@@ -25,6 +25,7 @@ const MODULES = [
   "./stop-path.mjs",
   "./stop-rss.mjs",
   "./stop-sync.mjs",
+  "./intact-copy.mjs",
 ];
 
 function parseArgs(argv) {
