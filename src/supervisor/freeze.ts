@@ -1,4 +1,4 @@
-import { readFile, readdir } from "node:fs/promises";
+import { processStats } from "./proc-stat.js";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /**
@@ -14,31 +14,13 @@ export async function freezeGroup(pgid: number, timeoutMs: number): Promise<bool
   }
   const until = Date.now() + timeoutMs;
   for (;;) {
-    if (!(await anyRunning(pgid))) return true;
+    if (!anyRunning(pgid)) return true;
     if (Date.now() >= until) return false;
     await sleep(2);
   }
 }
 
 /** A member of the group that is not yet stopped (T), dead (Z, X) or gone. */
-async function anyRunning(pgid: number): Promise<boolean> {
-  let pids: string[];
-  try {
-    pids = (await readdir("/proc")).filter((n) => /^\d+$/.test(n));
-  } catch {
-    return false;
-  }
-  const states = await Promise.all(
-    pids.map(async (pid) => {
-      try {
-        const stat = await readFile(`/proc/${pid}/stat`, "latin1");
-        // The command name is in parentheses and may itself contain spaces or ')'.
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        return Number(fields[2]) === pgid ? fields[0] : undefined;
-      } catch {
-        return undefined;
-      }
-    }),
-  );
-  return states.some((s) => s !== undefined && !["T", "t", "Z", "X"].includes(s));
+function anyRunning(pgid: number): boolean {
+  return processStats().some((p) => p.pgid === pgid && !["T", "t", "Z", "X"].includes(p.state));
 }
