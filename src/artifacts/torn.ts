@@ -58,7 +58,8 @@ export async function checkBytes(name: string, src: ByteSource): Promise<Integri
   const ext = path.extname(name).toLowerCase();
   if (!judgedFormat(name)) return { kind: "unknown" };
   const { size } = src;
-  if (size === 0) return { kind: "torn", reason: "empty (0 bytes): its writer had only just truncated it" };
+  // .bin is also a generic extension: only its ZIP (Hugging Face's pytorch_model.bin) is judged.
+  if (size === 0) return ext === ".bin" ? { kind: "unknown" } : { kind: "torn", reason: "empty (0 bytes): its writer had only just truncated it" };
   const head = await src.read(0, Math.min(8, size));
   if (!head) return { kind: "unknown" };
   if (ext === ".safetensors") return await checkSafetensors(src, head);
