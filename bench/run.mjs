@@ -27,6 +27,7 @@ const MODULES = [
   "./stop-rss.mjs",
   "./stop-sync.mjs",
   "./local-api.mjs",
+  "./intact-copy.mjs",
 ];
 
 function parseArgs(argv) {

@@ -117,7 +117,7 @@ export async function placeFiles(selection: PackableSelection, opts: PlaceOption
     durationMs: Date.now() - opts.started,
     checkpoint: manifest.checkpoint,
     skipped,
-    warnings: skipped.map((s) => `not packaged: ${s.path}: ${s.reason}`),
+    warnings: [...(selection.kind === "flat" ? selection.warnings : []), ...skipped.map((s) => `not packaged: ${s.path}: ${s.reason}`)],
   };
 }
 

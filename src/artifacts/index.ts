@@ -6,6 +6,8 @@ export { planCompression, type CompressionPlan, type CompressionSample } from ".
 export { gzipStream, storedGzipBytes, GZIP_BLOCK_BYTES, type GzipStreamOptions } from "./gzip-parallel.js";
 export { verifyArchive, formatVerifyReport } from "./verify.js";
 export { filesBeingWritten } from "./open-files.js";
+export { checkIntegrity, tornFiles, type Integrity } from "./torn.js";
+export type { FlatGuard, IntactCopy } from "./select-flat.js";
 export { PackagingError, type PackagingErrorCode } from "./errors.js";
 export { MANIFEST_NAME, isSafeArchivePath } from "./paths.js";
 export type { ManifestBase, SidecarManifest } from "./manifest.js";

@@ -55,18 +55,25 @@ async function writableFd(pid: string, fd: string): Promise<boolean> {
 }
 
 /**
- * The top-level files of `dir` that some process holds open for writing, as canonical paths.
+ * The top-level files of `dir` that some process holds open for writing, by name, with why.
  * Called just before the algorithm is SIGKILLed: a file it is writing at that moment is cut in
  * half, and once the writer is dead nothing else could tell.
  */
-export async function filesBeingWritten(dir: string): Promise<Set<string>> {
+export async function filesBeingWritten(dir: string): Promise<Map<string, string>> {
   let names: string[];
   try {
     names = await readdir(dir);
   } catch {
-    return new Set();
+    return new Map();
   }
   const real = await Promise.all(names.map((name) => realpath(path.join(dir, name)).catch(() => undefined)));
-  const candidates = new Set(real.filter((p): p is string => p !== undefined));
-  return new Set((await openForWriting(candidates)).keys());
+  const nameOf = new Map<string, string>();
+  real.forEach((p, i) => {
+    if (p !== undefined) nameOf.set(p, names[i] as string);
+  });
+  const out = new Map<string, string>();
+  for (const [p, pids] of await openForWriting(new Set(nameOf.keys()))) {
+    out.set(nameOf.get(p) as string, `pid ${pids.join(", ")} was writing it when the algorithm was killed at the checkpoint deadline`);
+  }
+  return out;
 }

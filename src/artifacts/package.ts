@@ -180,7 +180,7 @@ async function packageArchive(
       durationMs: Date.now() - started,
       checkpoint,
       skipped,
-      warnings: skipped.map((s) => `not packaged: ${s.path}: ${s.reason}`),
+      warnings: [...(selection.kind === "flat" ? selection.warnings : []), ...skipped.map((s) => `not packaged: ${s.path}: ${s.reason}`)],
     };
   }
 }

@@ -1,15 +1,16 @@
-import { lstat, readdir, realpath } from "node:fs/promises";
+import { lstat, readdir } from "node:fs/promises";
 import type { Dirent } from "node:fs";
 import path from "node:path";
 import type { Logger } from "../log/index.js";
-import type { CheckpointSelection, PackEntry, SkippedEntry } from "./types.js";
+import type { CheckpointSelection } from "./types.js";
 import { walkCheckpoint } from "./walk.js";
-import { openForWriting } from "./open-files.js";
+import { selectFlat, type FlatGuard } from "./select-flat.js";
 import { errnoCode, errorMessage } from "./errors.js";
+import { tornFiles } from "./torn.js";
 
 export const DEFAULT_COMMIT_MARKERS = [".trainguard-commit", ".metadata", ".snapshot_metadata"];
 
-export interface SelectOptions {
+export interface SelectOptions extends FlatGuard {
   markers?: string[];
   log?: Logger;
 }
@@ -36,6 +37,7 @@ export async function selectCheckpoint(checkpointDir: string, opts: SelectOption
   const survey = await surveyCheckpointDir(checkpointDir, opts.markers ?? DEFAULT_COMMIT_MARKERS);
   if ("reason" in survey) return { kind: "none", reason: survey.reason, incomplete: [] };
   const { complete, incomplete } = survey;
+  const torn: string[] = [];
   for (const candidate of complete) {
     let walked;
     try {
@@ -43,6 +45,13 @@ export async function selectCheckpoint(checkpointDir: string, opts: SelectOption
     } catch (err) {
       // Rotation may delete a checkpoint between the survey and the walk: the next one still counts.
       opts.log?.warn({ event: "artifact.select", checkpoint: candidate.name, err: errorMessage(err) }, "checkpoint vanished");
+      continue;
+    }
+    // A commit marker is the algorithm's word; a file whose own structure says it was cut off overrules it.
+    const broken = await tornFiles(walked.entries);
+    if (broken.length > 0) {
+      for (const b of broken) opts.log?.warn({ event: "artifact.torn", checkpoint: candidate.name, path: b.path, reason: b.reason }, "torn file: checkpoint passed over");
+      torn.push(`${candidate.name}/${broken[0]?.path} ${broken[0]?.reason}`);
       continue;
     }
     for (const s of walked.skipped) opts.log?.warn({ event: "artifact.skip", path: s.path, reason: s.reason }, "not packaged");
@@ -60,6 +69,9 @@ export async function selectCheckpoint(checkpointDir: string, opts: SelectOption
       skipped: walked.skipped,
     };
   }
+  if (torn.length > 0) {
+    return { kind: "none", reason: `no intact complete checkpoint in ${checkpointDir}: ${torn.join("; ")}`, incomplete };
+  }
   if (survey.subdirectories > 0) {
     const markers = (opts.markers ?? DEFAULT_COMMIT_MARKERS).join(", ");
     return {
@@ -68,34 +80,7 @@ export async function selectCheckpoint(checkpointDir: string, opts: SelectOption
       incomplete,
     };
   }
-  return selectFlat(checkpointDir, opts.log);
-}
-
-async function selectFlat(checkpointDir: string, log: Logger | undefined): Promise<CheckpointSelection> {
-  const walked = await walkCheckpoint(checkpointDir, { recursive: false });
-  if (walked.entries.length === 0) {
-    const reason = walked.skipped.length > 0 ? `${checkpointDir} holds nothing that can be packaged` : `${checkpointDir} is empty`;
-    return { kind: "none", reason, incomplete: [] };
-  }
-  const dirReal = await realpath(checkpointDir);
-  const byReal = new Map<string, PackEntry>();
-  for (const e of walked.entries) if (e.type === "file") byReal.set(path.join(dirReal, e.path), e);
-  const writers = await openForWriting(new Set(byReal.keys()));
-  const skipped: SkippedEntry[] = [...walked.skipped];
-  const busy = new Set<string>();
-  for (const [real, pids] of writers) {
-    const entry = byReal.get(real);
-    if (!entry) continue;
-    busy.add(entry.path);
-    skipped.push({ path: entry.path, reason: `open for writing by pid ${pids.join(", ")}` });
-  }
-  const files = walked.entries.filter((e) => !busy.has(e.path));
-  for (const s of skipped) log?.warn({ event: "artifact.skip", path: s.path, reason: s.reason }, "not packaged");
-  if (files.length === 0) {
-    return { kind: "none", reason: `every file in ${checkpointDir} is open for writing or cannot be packaged`, incomplete: [] };
-  }
-  log?.info({ event: "artifact.select", checkpoint: checkpointDir, flat: true, files: files.length }, "flat checkpoint dir selected");
-  return { kind: "flat", dir: checkpointDir, files, skipped };
+  return selectFlat(checkpointDir, opts);
 }
 
 async function surveyCheckpointDir(checkpointDir: string, markers: readonly string[]): Promise<Survey | { reason: string }> {

@@ -32,7 +32,16 @@ export type CheckpointSelection =
       /** Entries that cannot go into an artifact (sockets, FIFOs, devices, escaping links). */
       skipped: SkippedEntry[];
     }
-  | { kind: "flat"; dir: string; files: PackEntry[]; skipped: SkippedEntry[] }
+  | {
+      kind: "flat";
+      dir: string;
+      files: PackEntry[];
+      skipped: SkippedEntry[];
+      /** Files left out because their write had not finished and no intact version was kept (also in `skipped`). */
+      unfinished: SkippedEntry[];
+      /** What stood in for what (a kept intact version packaged for a torn live file). */
+      warnings: string[];
+    }
   | { kind: "none"; reason: string; incomplete: string[] };
 
 export type PackableSelection = Exclude<CheckpointSelection, { kind: "none" }>;

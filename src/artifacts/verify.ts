@@ -10,6 +10,7 @@ import { EMPTY_SHA256, parseManifest } from "./manifest.js";
 import { walkCheckpoint } from "./walk.js";
 import { errorMessage } from "./errors.js";
 import { fileKind, readUserFile } from "../contract/index.js";
+import { EdgeBytes, checkBytes, checkIntegrity, judgedFormat } from "./torn.js";
 
 interface Seen {
   type: "file" | "directory" | "symlink" | "other";
@@ -140,12 +141,16 @@ async function collectEntry(entry: TarEntry, index: number, out: Collected): Pro
   const keepText = isManifestCandidate && h.size <= MAX_MANIFEST_BYTES && shallower(name, out.manifestPath);
   const hash = createHash("sha256");
   const kept: Buffer[] = [];
+  const edges = h.type === "file" && judgedFormat(name) ? new EdgeBytes() : undefined;
   let size = 0;
   for await (const chunk of entry as AsyncIterable<Buffer>) {
     hash.update(chunk);
     size += chunk.length;
     if (keepText) kept.push(chunk);
+    edges?.push(chunk);
   }
+  // A manifest can describe a torn file faithfully: the file's own structure must say it is whole.
+  if (edges) noteTorn(name, await checkBytes(name, edges), out);
   out.lastIndex = index;
   if (name === "") return; // the archive root ("./") that `tar -C dir .` writes
   if (!isSafeArchivePath(name)) {
@@ -178,6 +183,10 @@ async function collectEntry(entry: TarEntry, index: number, out: Collected): Pro
   out.seen.set(name, seen);
 }
 
+function noteTorn(name: string, integrity: Awaited<ReturnType<typeof checkBytes>>, out: Collected): void {
+  if (integrity.kind === "torn") out.problems.push(`${name}: torn: ${integrity.reason}`);
+}
+
 function shallower(name: string, current: string | undefined): boolean {
   if (current === undefined) return true;
   return name.split("/").length < current.split("/").length;
@@ -208,6 +217,7 @@ async function collectDirectory(dir: string, out: Collected, report: VerifyRepor
         const hash = createHash("sha256");
         for await (const chunk of createReadStream(e.abs, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
         sha256 = hash.digest("hex");
+        noteTorn(e.path, await checkIntegrity(e.abs), out);
       } catch (err) {
         out.problems.push(`cannot read ${e.path}: ${errorMessage(err)}`);
       }

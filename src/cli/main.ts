@@ -137,6 +137,7 @@ function superviseWith(
     modelLayout: options.modelLayout,
     onComplete: options.onComplete,
     ...(options.commitMarkers ? { commitMarkers: options.commitMarkers } : {}),
+    keepIntact: options.keepIntact,
     ...(options.output ? { output: options.output } : {}),
     ...(options.checkpointUri ? { checkpointUri: options.checkpointUri } : {}),
     keep: options.keep,

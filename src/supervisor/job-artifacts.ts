@@ -1,4 +1,4 @@
-import { estimatePackageBytes, type CompressionMode, type ModelLayout, type StopReason } from "../artifacts/index.js";
+import { estimatePackageBytes, type FlatGuard, type CompressionMode, type ModelLayout, type StopReason } from "../artifacts/index.js";
 import { ConfigError, type JobConfig, type MlPaths } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 import { CheckpointRemote } from "./checkpoint-remote.js";
@@ -155,7 +155,7 @@ export class JobArtifacts {
    */
   async package(
     reason: StopReason,
-    run: { readonly stopping: boolean; readonly deadline: () => number | undefined; readonly signal: AbortSignal; readonly cutOff?: ReadonlySet<string> },
+    run: { readonly stopping: boolean; readonly deadline: () => number | undefined; readonly signal: AbortSignal; readonly guard?: FlatGuard },
   ): Promise<PackageStageResult> {
     const { opts } = this;
     if (reason === "Completed" && opts.settings.onComplete !== "package") return { artifact: null, problem: null };
@@ -172,7 +172,7 @@ export class JobArtifacts {
       deadline: run.deadline,
       signal: run.signal,
       log: opts.log,
-      ...(run.cutOff ? { cutOff: run.cutOff } : {}),
+      ...(run.guard ? { guard: run.guard } : {}),
     });
   }
 

@@ -1,6 +1,7 @@
 import { constants as osConstants } from "node:os";
 import type { CompressionMode, ModelLayout } from "../artifacts/index.js";
 import { ConfigError } from "../contract/index.js";
+import { parseKeepIntact, type IntactBudget } from "./intact-budget.js";
 
 /**
  * Options of `run` and `train`. Each is also read from TRAINGUARD_<NAME> (upper snake case);
@@ -21,6 +22,7 @@ export interface RunOptions {
   checkpointUri: string | undefined;
   keep: number;
   s3Endpoint: string | undefined;
+  keepIntact: IntactBudget;
 }
 
 /** Which option or variable set each value, so errors found later name what the user actually set. */
@@ -53,6 +55,7 @@ const SPECS: readonly OptionSpec<keyof RunOptions>[] = [
   { flag: "model-layout", key: "modelLayout", parse: oneOf(MODEL_LAYOUTS), help: "archive: <ml-root>/model/model.tar.gz; files: the checkpoint's files in <ml-root>/model/ (default files when TRAINING_JOB_NAME is set and --output is not, else archive)" },
   { flag: "on-complete", key: "onComplete", parse: oneOf(ON_COMPLETE), help: "keep (default): a Completed job keeps the model its algorithm wrote; package: package the newest checkpoint too" },
   { flag: "commit-markers", key: "commitMarkers", parse: parseMarkers, help: "comma-separated file names that make a checkpoint directory complete (default .trainguard-commit,.metadata,.snapshot_metadata)" },
+  { flag: "keep-intact", key: "keepIntact", parse: parseKeepIntact, help: "auto (default: up to half the free disk), a size such as 2GiB, or off: disk for the last intact version of each flat checkpoint file" },
   { flag: "log-level", key: "logLevel", parse: oneOf(LOG_LEVELS), help: "fatal, error, warn, info (default), debug, trace or silent" },
 ];
 
@@ -89,6 +92,7 @@ export function parseRunArgs(
     checkpointUri: undefined,
     keep: 3,
     s3Endpoint: undefined,
+    keepIntact: "auto",
   };
   const sources: OptionSources = {};
   const set = <K extends keyof RunOptions>(spec: OptionSpec<K>, value: string, source: string): void => {

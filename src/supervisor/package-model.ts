@@ -1,4 +1,4 @@
-import { readdir, realpath } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import {
   MANIFEST_NAME,
   PackagingError,
@@ -10,6 +10,7 @@ import {
   type PackageOptions,
   type ProgressInfo,
   type StopReason,
+  type FlatGuard,
 } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
 import type { ArtifactStatus } from "./status.js";
@@ -26,14 +27,15 @@ export interface PackageModelInput {
   readonly deadline?: number;
   readonly signal?: AbortSignal;
   readonly log: Logger;
-  /** Canonical paths of files the algorithm was writing when it was killed: never packaged. */
-  readonly cutOff?: ReadonlySet<string>;
+  /** Flat files whose write did not finish (the algorithm died writing them), and kept intact versions. */
+  readonly guard?: FlatGuard;
   /** A second consumer of the archive bytes: the upload. */
   readonly tee?: PackageOptions["tee"];
 }
 
 export type PackageModelOutcome =
-  | { readonly kind: "packaged"; readonly artifact: ArtifactStatus; readonly result: ArtifactResult }
+  /** `problem`: files left out because they were torn and no intact version was kept. */
+  | { readonly kind: "packaged"; readonly artifact: ArtifactStatus; readonly result: ArtifactResult; readonly problem?: string }
   /** Nothing to package, but the algorithm left its own model in the model dir: not a problem. */
   | { readonly kind: "algorithm-model"; readonly note: string }
   /** What a user must be told: nothing complete to package, or packaging failed. */
@@ -46,7 +48,7 @@ export type PackageModelOutcome =
  */
 export async function packageModel(input: PackageModelInput): Promise<PackageModelOutcome> {
   const { log } = input;
-  const selection = await selectCheckpoint(input.checkpointDir, { log, ...(input.markers ? { markers: input.markers } : {}) });
+  const selection = await selectCheckpoint(input.checkpointDir, { log, ...input.guard, ...(input.markers ? { markers: input.markers } : {}) });
   if (selection.kind === "none") {
     const ownModel = await algorithmModelFiles(input.modelDir);
     if (ownModel.length > 0) {
@@ -54,16 +56,6 @@ export async function packageModel(input: PackageModelInput): Promise<PackageMod
     }
     log.warn({ event: "package.nothing", reason: selection.reason }, "nothing to package");
     return { kind: "problem", problem: `No model was saved: ${selection.reason}, and ${input.modelDir} is empty.` };
-  }
-  if (selection.kind === "flat" && input.cutOff && input.cutOff.size > 0) {
-    const cut = await Promise.all(selection.files.map(async (f) => input.cutOff?.has(await realpath(f.abs).catch(() => f.abs)) === true));
-    const dropped = selection.files.filter((_, i) => cut[i]);
-    for (const file of dropped) log.warn({ event: "package.cut-off", path: file.path }, "not packaged: the algorithm was writing it when it was killed");
-    selection.files = selection.files.filter((_, i) => !cut[i]);
-    selection.skipped = [...selection.skipped, ...dropped.map((f) => ({ path: f.path, reason: "the algorithm was writing it when it was killed at the checkpoint deadline" }))];
-    if (!selection.files.some((f) => f.type === "file")) {
-      return { kind: "problem", problem: `No model was saved: the only files in ${input.checkpointDir} were being written when the algorithm was killed (${dropped.map((f) => f.path).join(", ")}).` };
-    }
   }
   const progress = progressReporter(log, input.deadline);
   log.info({ event: "package.start", checkpoint: selection.kind === "directory" ? selection.name : "(files)", files: selection.files.length, compression: input.compression, layout: input.layout }, "packaging the newest complete checkpoint");
@@ -86,9 +78,11 @@ export async function packageModel(input: PackageModelInput): Promise<PackageMod
       { event: "package.done", path: result.path, bytes: result.bytes, sha256: result.sha256, compression: result.compression, gzipLevel: result.gzipLevel, files: result.files, durationMs: result.durationMs },
       `model saved to ${result.path}`,
     );
+    const torn = selection.kind === "flat" ? selection.unfinished : [];
     return {
       kind: "packaged",
       result,
+      ...(torn.length > 0 ? { problem: `Packaged without ${torn.map((t) => `${t.path} (${t.reason})`).join(", ")}: no intact version of it was kept.` } : {}),
       artifact: {
         path: result.path,
         bytes: result.bytes,

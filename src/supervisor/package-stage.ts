@@ -41,7 +41,7 @@ export async function packageAndUpload(input: PackageStageInput): Promise<Packag
     case "packaged":
       return {
         artifact: { ...outcome.artifact, uploadedTo: uploaded?.uploadedTo ?? null, ...(uploaded?.problem ? { uploadError: uploaded.problem } : {}) },
-        problem: uploaded?.problem ?? null,
+        problem: [outcome.problem, uploaded?.problem].filter((p): p is string => p !== undefined && p !== null).join("\n") || null,
       };
     case "algorithm-model":
       log.info({ event: "package.skipped", note: outcome.note }, outcome.note);

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { processStats } from "./proc-stat.js";
 import { createRequire } from "node:module";
 import type { Logger } from "../log/index.js";
 
@@ -87,24 +87,7 @@ function loadWaitpid(): (pid: number, status: null, options: number) => number {
 
 /** Pids in state Z whose parent is `parentPid`, read from /proc/<pid>/stat. */
 export function zombieChildren(parentPid: number): number[] {
-  const zombies: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync("/proc");
-  } catch {
-    return zombies;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, "latin1");
-    } catch {
-      continue; // exited and reaped between readdir and read
-    }
-    // The command name is in parentheses and may itself contain spaces or ')'.
-    const afterName = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (afterName[0] === "Z" && Number(afterName[1]) === parentPid) zombies.push(Number(entry));
-  }
-  return zombies;
+  return processStats()
+    .filter((p) => p.state === "Z" && p.ppid === parentPid)
+    .map((p) => p.pid);
 }

@@ -22,3 +22,24 @@ export function checkpointReserveMs(
   const wanted = Math.max(RESERVE_FLOOR_MS, RESERVE_FIXED_OVERHEAD_MS + RESERVE_SAFETY_FACTOR * packagingMs);
   return Math.round(Math.min(wanted, graceMs * RESERVE_MAX_FRACTION));
 }
+
+/** How long the estimate taken at the stop may run: past this the deadline set at the stop stands. */
+export const REMEASURE_AT_STOP_MS = 1_000;
+
+/**
+ * The checkpoint deadline from the bytes on disk at the stop, or undefined when measuring took
+ * longer than REMEASURE_AT_STOP_MS, failed, or found nothing bigger than the estimate had.
+ * Runs after the stop signal is out, never before it.
+ */
+export async function remeasureAtStop(
+  measure: () => Promise<number | undefined>,
+  stopDeadline: number,
+  graceMs: number,
+  current: number,
+): Promise<number | undefined> {
+  const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), REMEASURE_AT_STOP_MS).unref());
+  const bytes = await Promise.race([measure().catch(() => undefined), timeout]);
+  if (bytes === undefined) return undefined;
+  const deadline = stopDeadline - checkpointReserveMs(bytes, graceMs);
+  return deadline < current ? deadline : undefined;
+}

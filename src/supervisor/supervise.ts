@@ -12,7 +12,7 @@ import {
   type JobConfig,
   type MlPaths,
 } from "../contract/index.js";
-import { filesBeingWritten, type CompressionMode, type ModelLayout } from "../artifacts/index.js";
+import type { CompressionMode, FlatGuard, ModelLayout } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
 import { startAlgorithm, isSpawnFailure, type AlgorithmProcess } from "./algorithm.js";
 import { setAsideStaleFailureFile } from "./failure.js";
@@ -26,6 +26,9 @@ import { EXIT_MARGIN_MS, JobArtifacts, finishingDeadline } from "./job-artifacts
 import { EXIT_INTERNAL_ERROR, judge, type Outcome } from "./verdict.js";
 import { StatusFile, type ArtifactStatus } from "./status.js";
 import { writeStopRequest } from "./stop-request.js";
+import { WriteGuard, intactCopiesDir } from "./write-guard.js";
+import type { IntactBudget } from "./intact-budget.js";
+import { remeasureAtStop } from "./reserve.js";
 
 export interface SuperviseOptions {
   /** argv of the algorithm; never run through a shell. */
@@ -57,11 +60,11 @@ export interface SuperviseOptions {
   readonly commitMarkers?: readonly string[];
   /** Which option or variable set each value (`--output` or `TRAINGUARD_OUTPUT`), for errors. */
   readonly optionSources?: OptionSources;
+  /** `--keep-intact`: disk budget for the last intact version of each flat checkpoint file (default auto). */
+  readonly keepIntact?: IntactBudget;
 }
 
 
-/** At most this long between the checkpoint deadline and the SIGKILL, to note files being written. */
-const CUT_OFF_SCAN_MS = 200;
 /** How often the size of what would be packaged is re-measured while training runs. */
 const ESTIMATE_REFRESH_MS = 10_000;
 
@@ -92,8 +95,9 @@ class Supervisor {
   private checkpointDir = "";
   /** The model dir, --output and the checkpoint remote, once the configuration is read. */
   private artifacts: JobArtifacts | undefined;
-  /** Files the algorithm was writing when it was SIGKILLed. */
-  private cutOff: ReadonlySet<string> = new Set();
+  /** Writes in the checkpoint dir that had not finished when the algorithm ended, and intact copies. */
+  private writes: WriteGuard | undefined;
+  private escalation: NodeJS.Timeout | undefined;
   /** Aborts the resume download when a stop arrives before the algorithm started. */
   private readonly starting = new AbortController();
   /** Aborts packaging and uploads that would end after the stop deadline. */
@@ -136,6 +140,7 @@ class Supervisor {
       this.phase = "done";
       for (const timer of this.timers) clearTimeout(timer);
       this.reaper.stop();
+      this.writes?.close();
     }
   }
 
@@ -209,6 +214,7 @@ class Supervisor {
     const resumedFrom = resumed.checkpoint === null ? "" : path.join(checkpointDir, resumed.checkpoint);
     // Bounded: a checkpoint dir on a mount that does not answer must not hold the start for ever.
     await withinTimeLimit(this.refreshEstimate(), 10_000, () => new Error("estimate timed out")).catch(() => undefined);
+    this.writes = await WriteGuard.start(checkpointDir, intactCopiesDir(this.paths.trainguardDir), this.options.keepIntact ?? "auto", this.log);
     const env = envFor(resumedFrom);
     const started = await startAlgorithm(this.options.command, env, this.log, (pid) => this.reaper.trackOwnChild(pid));
     if (isSpawnFailure(started)) return this.finish({ kind: "spawn-failed", failure: started });
@@ -229,12 +235,14 @@ class Supervisor {
     this.artifacts.startSync();
 
     const exit = await started.exited;
+    const exitSeenAt = Date.now();
     this.reaper.forgetOwnChild(started.pid);
     this.phase = "finishing";
     // Whatever the leader left behind in its group (children that ignored the signal) ends with it.
+    this.writes?.groupKilled();
     started.signalGroup("SIGKILL");
     this.log.info({ event: "algorithm.exit", exitCode: exit.exitCode, signal: exit.signal, escalated: this.status.current.escalated }, "algorithm exited");
-    return this.finish({ kind: "exited", exit });
+    return this.finish({ kind: "exited", exit }, this.writes?.guard(exit, exitSeenAt));
   }
 
   /** How the user chose the ml-root, for errors: --ml-root, TRAINGUARD_ML_ROOT, SAGEMAKER_BASE_DIR or the default. */
@@ -285,7 +293,27 @@ class Supervisor {
     const checkpointDeadline = this.writeStopFile();
     algorithm.signalGroup(this.options.stopSignal);
     stop.forwardedAt = Date.now();
-    this.timers.push(setTimeout(() => this.escalate(), Math.max(0, checkpointDeadline - Date.now())));
+    this.writes?.stopForwarded(stop.forwardedAt);
+    this.scheduleEscalation(checkpointDeadline);
+    // The estimate may predate a checkpoint written moments ago: measure again, after the signal is out.
+    const measure = async (): Promise<number | undefined> => {
+      const bytes = await this.artifacts?.estimatePackageBytes();
+      return bytes === undefined ? undefined : Math.max(bytes, this.writes?.keptBytes() ?? 0);
+    };
+    void remeasureAtStop(measure, stop.deadline, this.graceMs, checkpointDeadline).then((earlier) => {
+      if (earlier === undefined || this.phase !== "running" || stop.checkpointDeadline === undefined || earlier >= stop.checkpointDeadline) return;
+      this.log.info({ event: "stop.reserve", checkpointDeadline: new Date(earlier).toISOString() }, "the checkpoint on disk is bigger than estimated: the checkpoint deadline moves earlier");
+      stop.checkpointDeadline = undefined;
+      this.writeStopFile(earlier);
+      this.scheduleEscalation(earlier);
+      this.recordStopInStatus(false);
+    });
+  }
+
+  private scheduleEscalation(at: number): void {
+    if (this.escalation) clearTimeout(this.escalation);
+    this.escalation = setTimeout(() => this.escalate(), Math.max(0, at - Date.now()));
+    this.timers.push(this.escalation);
   }
 
   private logForwarded(): void {
@@ -303,11 +331,11 @@ class Supervisor {
     );
   }
 
-  /** Fixes the checkpoint deadline (once) and writes stop-request.json; returns the deadline. */
-  private writeStopFile(): number {
+  /** Fixes the checkpoint deadline (once, unless `checkpointDeadline` moves it) and writes stop-request.json; returns the deadline. */
+  private writeStopFile(checkpointDeadline?: number): number {
     const stop = this.stop as StopState;
     if (stop.checkpointDeadline !== undefined) return stop.checkpointDeadline;
-    stop.checkpointDeadline = stop.deadline - checkpointReserveMs(this.estimatedPackageBytes, this.graceMs);
+    stop.checkpointDeadline = checkpointDeadline ?? stop.deadline - checkpointReserveMs(this.estimatedPackageBytes, this.graceMs);
     try {
       writeStopRequest(this.paths.stopRequestFile, {
         signal: stop.signal,
@@ -322,7 +350,7 @@ class Supervisor {
     return stop.checkpointDeadline;
   }
 
-  private recordStopInStatus(): void {
+  private recordStopInStatus(transition = true): void {
     const stop = this.stop;
     if (!stop) return;
     void this.status.update(
@@ -334,7 +362,7 @@ class Supervisor {
       },
       false,
     );
-    void this.status.transition("Stopping", "Stopping");
+    if (transition) void this.status.transition("Stopping", "Stopping");
   }
 
   private escalate(): void {
@@ -342,12 +370,10 @@ class Supervisor {
     const algorithm = this.algorithm;
     this.log.warn({ event: "algorithm.escalate", pid: algorithm.pid }, "checkpoint deadline reached: sending SIGKILL to the algorithm's process group");
     void this.status.update({ escalated: true });
-    // What it is writing now will be cut in half by the kill: note it first (bounded, the kill must not wait long).
-    const scan = filesBeingWritten(this.checkpointDir).then((files) => {
-      this.cutOff = files;
-      if (files.size > 0) this.log.warn({ event: "algorithm.cut-off", files: [...files] }, "files still being written when the algorithm is killed will not be packaged");
-    });
-    void Promise.race([scan, new Promise((resolve) => setTimeout(resolve, CUT_OFF_SCAN_MS))]).finally(() => algorithm.signalGroup("SIGKILL"));
+    // What it is writing now will be cut in half by the kill: freeze the group and note it first (bounded).
+    const kill = (): void => void algorithm.signalGroup("SIGKILL");
+    if (this.writes) void this.writes.killNoting(algorithm.pid, this.checkpointDir, kill, this.log);
+    else kill();
   }
 
   /**
@@ -419,7 +445,7 @@ class Supervisor {
   }
 
   /** From how the algorithm ended to the job's end: verdict, packaging, failure file, final status. */
-  private async finish(outcome: Outcome): Promise<number> {
+  private async finish(outcome: Outcome, guard?: FlatGuard): Promise<number> {
     const verdict = judge(outcome, {
       stop: this.stop ? { signal: this.stop.signal } : undefined,
       stopSignal: this.options.stopSignal,
@@ -441,7 +467,7 @@ class Supervisor {
     const packaging =
       outcome.kind !== "exited" || !this.artifacts
         ? { artifact: null, problem: null }
-        : await this.artifacts.package(verdict.reason, { stopping: this.stop !== undefined, deadline, signal: this.finishing.signal, cutOff: this.cutOff });
+        : await this.artifacts.package(verdict.reason, { stopping: this.stop !== undefined, deadline, signal: this.finishing.signal, ...(guard ? { guard } : {}) });
     await flushing;
     const failureReason = [verdict.failureReason, packaging.problem].filter((r): r is string => r !== null).join("\n") || null;
     if (failureReason !== null) await recordFailure(this.paths.failureFile, failureReason, this.log);

@@ -18,10 +18,10 @@ describe("model layout files", () => {
     const ck = path.join(root, "checkpoints");
     const modelDir = path.join(root, "model");
     await writeTree(path.join(ck, "step-5"), {
-      "model.safetensors": textData(2 << 20),
+      "model.weights": textData(2 << 20),
       "tokenizer/vocab.txt": "a b c",
       "empty": { dir: true },
-      "current": { link: "model.safetensors" },
+      "current": { link: "model.weights" },
     });
     await commit(path.join(ck, "step-5"), 500);
     const result = await packageCheckpoint(await select(ck), { modelDir, jobName: "j", reason: "Completed", compression: "gzip", layout: "files" });
@@ -30,15 +30,15 @@ describe("model layout files", () => {
     expect(result.manifestPath).toBe(path.join(modelDir, "trainguard-manifest.json"));
     expect(result.files).toBe(3);
 
-    const src = await stat(path.join(ck, "step-5", "model.safetensors"));
-    const placed = await stat(path.join(modelDir, "model.safetensors"));
+    const src = await stat(path.join(ck, "step-5", "model.weights"));
+    const placed = await stat(path.join(modelDir, "model.weights"));
     expect(placed.ino).toBe(src.ino);
     expect(placed.nlink).toBe(2);
 
     expect(await digestTree(modelDir, ["trainguard-manifest.json"])).toEqual(await digestTree(path.join(ck, "step-5")));
     const manifest = JSON.parse(await readFile(result.manifestPath, "utf8"));
     expect(manifest.layout).toBe("files");
-    expect(manifest.files.map((f: { path: string }) => f.path)).toEqual([".trainguard-commit", "current", "empty", "model.safetensors", "tokenizer", "tokenizer/vocab.txt"]);
+    expect(manifest.files.map((f: { path: string }) => f.path)).toEqual([".trainguard-commit", "current", "empty", "model.weights", "tokenizer", "tokenizer/vocab.txt"]);
     // The manifest is written last: nothing in the dir is newer.
     const manifestTime = (await stat(result.manifestPath)).mtimeMs;
     for (const name of await readdir(modelDir)) {

@@ -20,12 +20,12 @@ async function checkpointOf(kind: "text" | "random"): Promise<{ ck: string; sele
   const source = path.join(ck, "step-1");
   const big = kind === "text" ? textData(6 << 20) : randomData(6 << 20);
   await writeTree(source, {
-    "model.safetensors": big,
+    "model.weights": big,
     "tokenizer/vocab.txt": textData(200_000, 7),
     "tokenizer/config.json": '{"a": 1}\n',
     "empty.bin": Buffer.alloc(0),
     "odd-size.bin": randomData(1_234_567),
-    "latest": { link: "model.safetensors" },
+    "latest": { link: "model.weights" },
     "logs": { dir: true },
   });
   await commit(source, 1_000);

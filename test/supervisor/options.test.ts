@@ -94,3 +94,18 @@ describe("run options: where each value came from, and -- as the end of options"
     expect(() => parseRunArgs(["--checkpoint-dir", "//", "--", "x"], {})).toThrow("--checkpoint-dir: must not be the root directory");
   });
 });
+
+describe("--keep-intact", () => {
+  it("is auto by default, off or 0 turns it off, sizes take decimal and binary units", () => {
+    expect(parseRunArgs([], {}).options.keepIntact).toBe("auto");
+    expect(parseRunArgs(["--keep-intact", "off"], {}).options.keepIntact).toBe("off");
+    expect(parseRunArgs(["--keep-intact", "0"], {}).options.keepIntact).toBe("off");
+    expect(parseRunArgs(["--keep-intact=500MB"], {}).options.keepIntact).toBe(500_000_000);
+    expect(parseRunArgs([], { TRAINGUARD_KEEP_INTACT: "2GiB" }).options.keepIntact).toBe(2 * 1024 ** 3);
+  });
+
+  it("names the option and what it takes for anything else", () => {
+    expect(() => parseRunArgs(["--keep-intact", "lots"], {})).toThrow(ConfigError);
+    expect(() => parseRunArgs([], { TRAINGUARD_KEEP_INTACT: "-1" })).toThrow(/TRAINGUARD_KEEP_INTACT.*off, auto or a size/);
+  });
+});
