@@ -73,7 +73,7 @@ const CLOSE_GRACE_MS = 1_000;
 
 /**
  * An S3-compatible server on loopback for `trainguard local` and tests (s3rver, filesystem
- * backed). Its limits, from FIELD-NOTES: no AbortMultipartUpload (MethodNotAllowed) and no
+ * backed). Its limits: no AbortMultipartUpload (MethodNotAllowed) and no
  * ListMultipartUploads. Unlike plain s3rver, objects appear only complete (s3rver-atomic.ts),
  * CompleteMultipartUpload behaves as S3's (s3rver-multipart.ts), and listings of more than 1,000
  * keys work on OpenSSL 3 (s3rver-tokens.ts).

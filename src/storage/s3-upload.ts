@@ -167,7 +167,8 @@ class S3Upload {
     const { client, bucket, key } = this.target;
     const data = part.data;
     const uploadId = this.uploadId;
-    // A Buffer body, never a stream: the SDK would send a stream aws-chunked (see FIELD-NOTES).
+    // A Buffer body, never a stream: the SDK sends a stream aws-chunked, and s3rver stores the
+    // chunk framing in the object (measured: 100,000 bytes became 100,045).
     const result = await withRetries(this.retry, `UploadPart ${partNumber}`, (abortSignal) =>
       client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: data }), { abortSignal }),
     );

@@ -8,8 +8,8 @@ import type { Logger } from "../log/index.js";
  *
  * Why not `waitpid(-1)`: libuv reaps its own children with `waitpid(pid)`; a wildcard wait would
  * consume their statuses, their `exit` events would never fire, and the supervisor would hang
- * (FIELD-NOTES.md, reproduced). So on every SIGCHLD we list zombies whose parent is us from /proc
- * and reap each one by pid, skipping the pids Node owns.
+ * (reproduced). So on every SIGCHLD we list zombies whose parent is us from /proc and reap each
+ * one by pid, skipping the pids Node owns.
  */
 export class OrphanReaper {
   private readonly ownChildren = new Set<number>();
