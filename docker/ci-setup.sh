@@ -19,13 +19,14 @@ OS_IMAGE=trainguard-os:bookworm
 PLAIN_RELEASES=(bookworm bullseye)
 IMAGE=trainguard:local
 DIST_IMAGE=trainguard-dist:local
-# examples/<dir>, image, base. Non-Node examples are FROM a plain base and add the self-contained
+# examples/<dir>, image, base (and the build network, where the build needs one). Non-Node examples are FROM a plain base and add the self-contained
 # trainguard with one COPY; examples/node-train (the library's runTraining) is FROM the Node base.
 EXAMPLES=(
   "python-train      trainguard-example-python:local   trainguard-os:bookworm-no-node"
   "python-train      trainguard-example-python:bullseye trainguard-os:bullseye-no-node"
   "shell-ignore-term trainguard-example-shell:local    trainguard-os:bookworm-no-node"
   "node-train        trainguard-example-node:local     $IMAGE"
+  "pytorch-train     trainguard-example-pytorch:local  trainguard-os:bookworm-no-node host"
 )
 ROOTFS_CACHE=${TRAINGUARD_ROOTFS_CACHE:-/var/cache/trainguard-rootfs}
 ROOTFS="$ROOTFS_CACHE/bookworm"
@@ -187,11 +188,12 @@ done
 
 # --- 5. example images ------------------------------------------------------------------------
 for entry in "${EXAMPLES[@]}"; do
-  read -r dir tag base <<<"$entry"
+  # The fourth column, when present, is the build's network: pytorch-train runs apt-get inside its build.
+  read -r dir tag base network <<<"$entry"
   step "example image $tag (examples/$dir FROM $base)"
   log=$(mktemp)
   # Labelled so that a rebuild's untagged predecessor is pruned below (a plain base has no label to inherit).
-  if ! docker build --network none --force-rm --build-arg "BASE=$base" --label org.trainguard.image=example -t "$tag" "examples/$dir" >"$log" 2>&1; then
+  if ! docker build --network "${network:-none}" --force-rm --build-arg "BASE=$base" --label org.trainguard.image=example -t "$tag" "examples/$dir" >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
     die "docker build of examples/$dir failed (log above)"

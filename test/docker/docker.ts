@@ -27,6 +27,7 @@ export const PYTHON_IMAGE = "trainguard-example-python:local";
 export const PYTHON_BULLSEYE_IMAGE = "trainguard-example-python:bullseye";
 export const SHELL_IMAGE = "trainguard-example-shell:local";
 export const NODE_IMAGE = "trainguard-example-node:local";
+export const PYTORCH_IMAGE = "trainguard-example-pytorch:local";
 
 /** How trainguard runs as PID 1 in an image: its ENTRYPOINT, its command line, its /proc comm. */
 export interface TrainguardAsPid1 {

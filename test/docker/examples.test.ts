@@ -17,6 +17,7 @@ import {
   NODE_IMAGE,
   PYTHON_BULLSEYE_IMAGE,
   PYTHON_IMAGE,
+  PYTORCH_IMAGE,
   SELF_CONTAINED_TRAINGUARD,
   SHELL_IMAGE,
   checkpointNumber,
@@ -87,6 +88,32 @@ const EXAMPLES: readonly ExampleSpec[] = [
       // 10 steps, the newest 3 checkpoints kept, the model written.
       expect(await readFile(path.join(root, "model", "state.txt"), "utf8")).toMatch(/^steps=10\nstate=\d+\n$/);
       expect(await checkpoints(path.join(root, "checkpoints"))).toEqual({ complete: ["step-8", "step-9", "step-10"], other: [] });
+    },
+  },
+  {
+    name: "pytorch-train",
+    image: PYTORCH_IMAGE,
+    trainguard: SELF_CONTAINED_TRAINGUARD,
+    algorithm: "python3 /opt/program/train.py",
+    onTerm: "saves",
+    grace: 20,
+    training: { steps: "100000", step_seconds: "0.05" },
+    checkpointTimeoutMs: 60_000,
+    interpreter: "python3",
+    async afterStop({ id, root, newest }, expect) {
+      // Its handler finished the step and saved: every checkpoint complete, the newest holds torch's file.
+      expect(await dockerOk(["logs", id])).toContain("SIGTERM received");
+      const { other } = await checkpoints(path.join(root, "checkpoints"));
+      expect(other).toEqual([]);
+      const saved = await readFile(path.join(root, "checkpoints", newest, "checkpoint.pt"));
+      expect(saved.subarray(0, 2).toString("latin1")).toBe("PK"); // torch.save writes a ZIP
+    },
+    // 200 steps of a small MLP, plus torch's import: well under a minute on an idle core.
+    defaultRunTimeoutMs: 90_000,
+    async expectDefaults(root, expect) {
+      expect((await readFile(path.join(root, "model", "digest.txt"), "utf8")).trim()).toMatch(/^[0-9a-f]{64}$/);
+      expect((await readFile(path.join(root, "model", "model.pt"))).subarray(0, 2).toString("latin1")).toBe("PK");
+      expect(await checkpoints(path.join(root, "checkpoints"))).toEqual({ complete: ["step-160", "step-180", "step-200"], other: [] });
     },
   },
   {
