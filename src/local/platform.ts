@@ -6,6 +6,7 @@ import type { Logger } from "../log/index.js";
 import { createS3Client } from "../storage/index.js";
 import { startApiServer } from "./api-server.js";
 import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3, type EmbeddedS3 } from "./embedded-s3.js";
+import { DEFAULT_LOG_MAX_BYTES } from "./host-log.js";
 import { JobRunner } from "./job-runner.js";
 import { sageMakerOperations } from "./operations.js";
 import { probeIsolation, type Isolation } from "./process-backend.js";
@@ -23,6 +24,8 @@ export interface LocalPlatformOptions {
   readonly buckets?: readonly string[];
   /** SIGKILL this long after SIGTERM (StopTrainingJob, MaxRuntimeInSeconds). Default 120. */
   readonly stopTimeoutSeconds?: number;
+  /** Each host's log file is rotated past this many bytes, one previous generation kept. Default 8 MiB. */
+  readonly logMaxBytes?: number;
   /** The keys requests must be signed with; the embedded S3's when omitted. */
   readonly credentials?: Credentials;
   readonly region?: string;
@@ -66,6 +69,7 @@ export async function startLocalPlatform(opts: LocalPlatformOptions): Promise<Lo
     baseEnv: { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", ...passThrough(["HOME", "LANG", "TZ", "TMPDIR", "TRAINGUARD_LOG_LEVEL"]), ...clientEnv },
     isolation,
     stopTimeoutMs: (opts.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS) * 1000,
+    logMaxBytes: opts.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES,
     trainguard: [process.execPath, fileURLToPath(new URL("../cli/entry.js", import.meta.url)), "train"],
     log: opts.log,
   });

@@ -109,9 +109,9 @@ export async function waitForJob(sm: SageMakerClient, name: string, until: (d: D
 }
 
 /** Checkpoints the job has completed so far, from its ml-root in the platform's data dir. */
-export async function checkpointsOf(serve: Serve, name: string): Promise<string[]> {
+export async function checkpointsOf(serve: Serve, name: string, host = "algo-1"): Promise<string[]> {
   const { readdir } = await import("node:fs/promises");
-  return (await readdir(path.join(serve.dataDir, "jobs", name, "ml", "checkpoints")).catch(() => [] as string[])).filter((n) => !n.startsWith("."));
+  return (await readdir(path.join(serve.dataDir, "jobs", name, host, "checkpoints")).catch(() => [] as string[])).filter((n) => !n.startsWith("."));
 }
 
 /** The JS SDK's view of a refused call: error code, HTTP status and message. */
