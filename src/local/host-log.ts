@@ -31,14 +31,15 @@ export class HostLogWriter {
     let pending: Buffer = Buffer.alloc(0);
     for await (const chunk of stream) {
       pending = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
-      let nl: number;
-      while ((nl = pending.indexOf(0x0a)) !== -1 && nl <= MAX_RECORD_BYTES) {
-        this.record(name, pending.subarray(0, nl), "|");
-        pending = pending.subarray(nl + 1);
-      }
-      while (pending.length > MAX_RECORD_BYTES && pending.subarray(0, MAX_RECORD_BYTES + 1).indexOf(0x0a) === -1) {
-        this.record(name, pending.subarray(0, MAX_RECORD_BYTES), "+");
-        pending = pending.subarray(MAX_RECORD_BYTES);
+      for (;;) {
+        const nl = pending.subarray(0, MAX_RECORD_BYTES + 1).indexOf(0x0a);
+        if (nl !== -1) {
+          this.record(name, pending.subarray(0, nl), "|");
+          pending = pending.subarray(nl + 1);
+        } else if (pending.length > MAX_RECORD_BYTES) {
+          this.record(name, pending.subarray(0, MAX_RECORD_BYTES), "+");
+          pending = pending.subarray(MAX_RECORD_BYTES);
+        } else break;
       }
     }
     if (pending.length > 0) this.record(name, pending, "+");
