@@ -53,6 +53,8 @@ export interface JobRecord {
   s3ModelArtifacts?: string;
   stopRequestedAt?: number;
   stopCause?: "StopTrainingJob" | "MaxRuntimeExceeded";
+  /** model.tar.gz as uploaded; `verified` is set once the platform's copy was checked against trainguard's manifest. */
+  artifact?: { uri: string; bytes: number; sha256: string; verified?: boolean; problems?: string[] };
   /** Set once the hosts were started, in order; the first is the leader. */
   hosts?: HostRecord[];
   /** The first host that failed on its own; the others were sent SIGTERM at `haltRequestedAt`. */

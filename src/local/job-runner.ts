@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { verifyArchive } from "../artifacts/index.js";
 import { mlPaths } from "../contract/index.js";
 import type { ChildProcess } from "node:child_process";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -229,11 +230,27 @@ export class JobRunner {
       return this.end(job, { status: "Failed", failureReason: `ClientError: the hosts' model dirs do not merge into one model.tar.gz: ${err.message}`.slice(0, FAILURE_REASON_CHARS) });
     }
     try {
-      job.s3ModelArtifacts = await uploadOutputs(merged, request, this.s.s3, this.s.log);
+      const uploaded = await uploadOutputs(merged, request, this.s.s3, this.s.log, this.modelCopy(job.name));
+      job.s3ModelArtifacts = uploaded.uri;
+      job.artifact = { ...uploaded };
     } catch (err) {
       return this.end(job, { status: "Failed", failureReason: `InternalServerError: uploading the model to ${request.outputPath} failed: ${(err as Error).message}`.slice(0, FAILURE_REASON_CHARS) });
     }
     await this.end(job, outcome);
+    await this.verify(job);
+  }
+
+  /** The platform's copy of model.tar.gz, kept for the console's "verified". */
+  private modelCopy(name: string): string {
+    return path.join(this.s.registry.jobDir(name), "model.tar.gz");
+  }
+
+  /** After the job ended (never in its stop budget): the artifact checked as `trainguard verify` checks it. */
+  private async verify(job: JobRecord): Promise<void> {
+    if (job.artifact === undefined) return;
+    const report = await verifyArchive(this.modelCopy(job.name));
+    job.artifact = { ...job.artifact, verified: report.ok, problems: report.problems.slice(0, 5) };
+    await this.s.registry.save(job);
   }
 
   /** Stopped when asked to stop; else Failed when a host failed (named first), Stopped when one was stopped by other means, Completed when all completed. */

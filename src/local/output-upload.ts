@@ -1,3 +1,7 @@
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { mlPaths } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
@@ -28,17 +32,34 @@ export async function mergeOutputs(hosts: readonly HostRoot[]): Promise<MergedOu
   return { model, data };
 }
 
+export interface UploadedModel {
+  readonly uri: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
 /**
  * SageMaker's part after the containers exit: the merged model/ tarred into
  * `<S3OutputPath>/<job>/output/model.tar.gz` (a plain tar under that name with CompressionType
- * NONE) and output/data/ into `output.tar.gz` when it holds anything. Resolves with the model's URI.
+ * NONE) and output/data/ into `output.tar.gz` when it holds anything. The model is written to
+ * `localCopy` first, hashed there, then uploaded from it, so the console can show and verify it.
  */
-export async function uploadOutputs(merged: MergedOutputs, request: TrainingRequest, client: S3Client, log: Logger): Promise<string> {
+export async function uploadOutputs(merged: MergedOutputs, request: TrainingRequest, client: S3Client, log: Logger, localCopy: string): Promise<UploadedModel> {
   const location = parseStorageUri(request.outputPath, "OutputDataConfig.S3OutputPath");
   const store = openStore(location, { client, log });
   const gzip = request.compression === "GZIP";
   const modelKey = joinKey(location, request.name, "output", "model.tar.gz");
-  await store.putStream(modelKey, tarEntries(merged.model, gzip));
+  const hash = createHash("sha256");
+  let bytes = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  await pipeline(tarEntries(merged.model, gzip), count, createWriteStream(localCopy));
+  await store.putStream(modelKey, createReadStream(localCopy), { expectedBytes: bytes });
   if (merged.data.length > 0) await store.putStream(joinKey(location, request.name, "output", "output.tar.gz"), tarEntries(merged.data, gzip));
-  return keyUri(location, modelKey);
+  return { uri: keyUri(location, modelKey), bytes, sha256: hash.digest("hex") };
 }
