@@ -14,7 +14,8 @@ export const LOCAL_USAGE = `trainguard local serve [--port P] [--data DIR] [--s3
   --stop-timeout: seconds from SIGTERM to SIGKILL on stop (default ${DEFAULT_STOP_TIMEOUT_SECONDS}).
   --log-max-bytes: each host's log (DIR/jobs/NAME/algo-K.log) is rotated to .1 past this size
   (default ${DEFAULT_LOG_MAX_BYTES}; at most twice that is kept per host).
-  Prints the client environment as one "export ..." line on stdout; stops on SIGINT or SIGTERM.`;
+  Prints the client environment as one "export ..." line on stdout, then "# console: URL": the
+  console's page on the same port, with this start's token (Stop needs it); stops on SIGINT or SIGTERM.`;
 
 /** `trainguard local serve`: runs until a stop signal; the jobs it started run on. */
 export async function runLocal(args: readonly string[], waitForStop: () => Promise<unknown>): Promise<number> {
@@ -68,6 +69,7 @@ export async function runLocal(args: readonly string[], waitForStop: () => Promi
   });
   log.info({ event: "local.serve", endpoint: platform.endpoint, s3: platform.s3Endpoint, dataDir, isolation: platform.isolation.kind }, `SageMaker API on ${platform.endpoint}`);
   process.stdout.write(`${platform.exportLine}\n`);
+  process.stdout.write(`# console: ${platform.consoleUrl}\n`);
   await waitForStop();
   await platform.close();
   log.info({ event: "local.stopped" }, "trainguard local stopped; running jobs go on");
