@@ -27,6 +27,7 @@ const MODULES = [
   "./stop-rss.mjs",
   "./stop-sync.mjs",
   "./local-api.mjs",
+  "./local-hosts.mjs",
 ];
 
 function parseArgs(argv) {
