@@ -6,12 +6,12 @@ import type { ChildProcess } from "node:child_process";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "../log/index.js";
 import { downloadChannels } from "./channels.js";
-import { hostNames, isEnded, transition, type HostRecord, type JobRecord } from "./job-record.js";
+import { hostNames, isEnded, transition, type HostRecord, type JobRecord, type ProcessRef } from "./job-record.js";
 import { prepareMlRoot } from "./ml-config.js";
 import { MergeClash } from "./model-merge.js";
 import { FAILURE_REASON_CHARS, readOutcome, type Outcome } from "./outcome.js";
 import { mergeOutputs, uploadOutputs } from "./output-upload.js";
-import { killJob, sendStop, startProcess, stillRunningRef, waitForExit, type Isolation } from "./process-backend.js";
+import { killJob, sendStop, signalAllReady, startProcess, stillRunningRef, waitForExit, type Isolation } from "./process-backend.js";
 import type { JobRegistry } from "./registry.js";
 import { readTrainingRequest, type TrainingRequest } from "./training-request.js";
 
@@ -86,10 +86,12 @@ export class JobRunner {
 
   /** SIGTERM to every host given, all at once: none waits for another to be signalled. */
   private async terminate(job: JobRecord, hosts: readonly HostRecord[]): Promise<void> {
+    const running = hosts.filter((h): h is HostRecord & { process: ProcessRef } => h.process !== undefined);
+    const sentAt = signalAllReady(running.map((h) => ({ ref: h.process, ready: this.listening(job.name, h.name) })), "SIGTERM");
     await Promise.all(
-      hosts.map(async (h) => {
-        if (h.process === undefined) return;
-        const at = await sendStop(h.process, "SIGTERM", this.listening(job.name, h.name));
+      running.map(async (h, i) => {
+        // A host still starting is signalled once trainguard listens (sendStop waits for it).
+        const at = sentAt[i] ?? (await sendStop(h.process, "SIGTERM", this.listening(job.name, h.name)));
         if (at !== undefined) h.sigtermAt ??= at;
       }),
     );

@@ -105,6 +105,25 @@ export async function sendStop(ref: ProcessRef, signal: NodeJS.Signals, ready: (
 
 const READY_WAIT_MS = 10_000;
 
+/**
+ * One signal to several jobs' PID 1s at once: every target is looked up first (from /proc, which
+ * takes time), then the signals go out in one tight loop, so that on a busy machine the spread is
+ * that of the kill calls alone. Those not ready (or not found) are left to `sendStop`. Returns
+ * with the epoch time each was signalled, undefined for the ones left.
+ */
+export function signalAllReady(targets: readonly { ref: ProcessRef; ready: () => boolean }[], signal: NodeJS.Signals): (number | undefined)[] {
+  const pids = targets.map((t) => (stillRunningRef(t.ref) && t.ready() ? stopTarget(t.ref) : undefined));
+  return pids.map((pid) => {
+    if (pid === undefined) return undefined;
+    try {
+      process.kill(pid, signal);
+      return performance.timeOrigin + performance.now();
+    } catch {
+      return undefined;
+    }
+  });
+}
+
 /** SIGKILL for the whole job: every process below the one spawned (a PID namespace dies with its PID 1 anyway). */
 export function killJob(ref: ProcessRef): void {
   if (!stillRunning(ref.pid, ref.startTicks)) return;
