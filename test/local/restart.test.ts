@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readFile, readlink, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { CreateTrainingJobCommand, ListTrainingJobsCommand, StopTrainingJobCommand } from "@aws-sdk/client-sagemaker";
@@ -54,14 +55,16 @@ describe("a restart of serve while jobs run", () => {
     const sm1 = sageMaker(first);
     const name = uniqueName("restart-legacy");
     await sm1.send(new CreateTrainingJobCommand(jobRequest(name, image, "train", { HyperParameters: { step_ms: "100", steps: "10" } })));
-    await waitForJob(sm1, name, (d) => d.SecondaryStatus === "Training");
+    await waitFor("a checkpoint", async () => (await checkpointsOf(first, name)).length >= 1, { timeoutMs: 30_000, intervalMs: 50 });
     sm1.destroy();
     expect(await first.stop()).toBe(0);
     const dir = path.join(first.dataDir, "jobs", name);
-    await waitFor("the job's process to complete", async () => /"Completed"/.test(await readFile(path.join(dir, "algo-1", "output", "trainguard", "status.json"), "utf8").catch(() => "")), { timeoutMs: 30_000, intervalMs: 50 });
-    // Written as the single-host platform wrote it.
-    const record = JSON.parse(await readFile(path.join(dir, "job.json"), "utf8")) as { status: string; hosts?: { process: unknown }[]; process?: unknown };
+    // Written as the single-host platform wrote it, once its process has ended (it writes to its ml-root until then).
+    const record = JSON.parse(await readFile(path.join(dir, "job.json"), "utf8")) as { status: string; hosts?: { process: { pid: number } }[]; process?: unknown };
     expect(record.status).toBe("InProgress");
+    const pid = record.hosts?.[0]?.process.pid;
+    expect(pid).toEqual(expect.any(Number));
+    await waitFor("the job's process to end", () => !existsSync(`/proc/${pid}`), { timeoutMs: 30_000, intervalMs: 50 });
     record.process = record.hosts?.[0]?.process;
     delete record.hosts;
     await writeFile(path.join(dir, "job.json"), JSON.stringify(record));
