@@ -48,7 +48,12 @@ export function consoleHandler(opts: ConsoleOptions): (req: IncomingMessage, res
       return send(res, 200, file[1], body);
     }
     if (!tokenMatches(req.headers[CONSOLE_TOKEN_HEADER], opts.token)) return reply(res, 403, { message: "missing or wrong console token: open the URL serve printed" });
-    const parts = url.pathname.split("/").filter((p) => p !== "").map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = url.pathname.split("/").filter((p) => p !== "").map(decodeURIComponent);
+    } catch {
+      return reply(res, 400, { message: "the path is not valid percent-encoding" });
+    }
     if (req.method === "GET" && parts.length === 2 && parts[1] === "jobs") {
       const jobs = opts.registry.all().sort((a, b) => b.creationTime - a.creationTime);
       return reply(res, 200, { jobs: jobs.map((j) => jobRow(j)) });
