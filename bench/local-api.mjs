@@ -15,7 +15,7 @@ import { fmt, summarize } from "./lib/stats.mjs";
 export const meta = { name: "local", aliases: ["local-api"], title: "trainguard local: StopTrainingJob to Stopped, Describe latency, platform RSS" };
 
 const ROLE = "arn:aws:iam::123456789012:role/bench";
-const ALGORITHM = `
+export const ALGORITHM = `
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 const dir = process.env.SM_CHECKPOINT_DIR;
 let n = 0;
@@ -32,11 +32,11 @@ process.on("SIGTERM", () => { save(); process.exit(0); });
 setInterval(() => {}, 1000);
 `;
 
-function checkpoints(dir) {
+export function checkpoints(dir) {
   return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith("ck-")).length : 0;
 }
 
-async function until(what, probe, timeoutMs = 60_000, intervalMs = 20) {
+export async function until(what, probe, timeoutMs = 60_000, intervalMs = 20) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -46,7 +46,7 @@ async function until(what, probe, timeoutMs = 60_000, intervalMs = 20) {
   }
 }
 
-async function startServe(ctx) {
+export async function startServe(ctx) {
   const data = ctx.tempDir("local-data");
   const serve = start([process.execPath, ENTRY, "local", "serve", "--port", "0", "--data", data, "--stop-timeout", "30"], { env: { ...process.env, TRAINGUARD_LOG_LEVEL: "warn" } });
   const line = await withTimeout(serve.stdout.next((l) => l.startsWith("export ")), 30_000, "the export line of local serve");
@@ -55,18 +55,18 @@ async function startServe(ctx) {
   return { serve, sm, data };
 }
 
-const request = (name, image) => ({
+export const request = (name, image, instanceCount = 1) => ({
   TrainingJobName: name,
   RoleArn: ROLE,
   AlgorithmSpecification: { TrainingImage: image, TrainingInputMode: "File" },
   OutputDataConfig: { S3OutputPath: "s3://sagemaker-local/bench" },
-  ResourceConfig: { InstanceType: "ml.m5.large", InstanceCount: 1, VolumeSizeInGB: 1 },
+  ResourceConfig: { InstanceType: "ml.m5.large", InstanceCount: instanceCount, VolumeSizeInGB: 1 },
   StoppingCondition: { MaxRuntimeInSeconds: 3600 },
 });
 
 async function stopLatency(sm, data, image, name) {
   await sm.send(new CreateTrainingJobCommand(request(name, image)));
-  await until(`${name} to checkpoint`, () => checkpoints(path.join(data, "jobs", name, "ml", "checkpoints")) >= 1);
+  await until(`${name} to checkpoint`, () => checkpoints(path.join(data, "jobs", name, "algo-1", "checkpoints")) >= 1);
   const t0 = performance.now();
   await sm.send(new StopTrainingJobCommand({ TrainingJobName: name }));
   const callMs = performance.now() - t0;
@@ -114,10 +114,10 @@ export async function run(ctx) {
     }
     const running = Array.from({ length: 20 }, (_, i) => `bench-running-${i}`);
     await sm.send(new CreateTrainingJobCommand(request(running[0], image)));
-    await until("one job running", () => checkpoints(path.join(data, "jobs", running[0], "ml", "checkpoints")) >= 1);
+    await until("one job running", () => checkpoints(path.join(data, "jobs", running[0], "algo-1", "checkpoints")) >= 1);
     const describeOne = await describeLatencies(sm, running[0], 200);
     await Promise.all(running.slice(1).map((n) => sm.send(new CreateTrainingJobCommand(request(n, image)))));
-    await until("20 jobs running", () => running.every((n) => checkpoints(path.join(data, "jobs", n, "ml", "checkpoints")) >= 1), 120_000, 100);
+    await until("20 jobs running", () => running.every((n) => checkpoints(path.join(data, "jobs", n, "algo-1", "checkpoints")) >= 1), 120_000, 100);
     const describeTwenty = await describeLatencies(sm, running[7], 200);
     const rss = procStatus(serve.child.pid);
     await Promise.all(running.map((n) => sm.send(new StopTrainingJobCommand({ TrainingJobName: n }))));

@@ -28,6 +28,7 @@ const MODULES = [
   "./stop-sync.mjs",
   "./local-api.mjs",
   "./intact-copy.mjs",
+  "./local-hosts.mjs",
 ];
 
 function parseArgs(argv) {

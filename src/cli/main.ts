@@ -23,6 +23,7 @@ Usage:
   trainguard s3 serve [--port P] [--dir D] [--bucket B] an S3-compatible server on 127.0.0.1 for local jobs
   trainguard local serve [--port P] [--data DIR] [--stop-timeout S] ...
                                                       the SageMaker training API on 127.0.0.1 (StopTrainingJob included)
+  trainguard local logs NAME [--data DIR] [--follow]   every host's output of a local job, with host and time
   trainguard help | --help                            this text
   trainguard version | --version
 

@@ -15,6 +15,8 @@ export interface ApiServerOptions {
   readonly credentials: Credentials;
   readonly operations: ReadonlyMap<string, Operation>;
   readonly log: Logger;
+  /** Requests that are not the API's (the console): true when it answered. */
+  readonly other?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 /**
@@ -41,6 +43,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<{ server: 
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, opts: ApiServerOptions): Promise<void> {
+  // The API is POST / with X-Amz-Target; everything else may be the console's.
+  if (opts.other !== undefined && req.headers["x-amz-target"] === undefined && (await opts.other(req, res))) return;
   try {
     const body = await readBody(req);
     await verifySignature({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, body }, opts.credentials, "sagemaker");

@@ -29,6 +29,14 @@ export interface ProcessRef {
   readonly isolation: "pid-namespace" | "process-group";
 }
 
+/** One host (`algo-1` ... `algo-N`) of a job: its ml-root is `<job dir>/<name>`, its log `<job dir>/<name>.log`. */
+export interface HostRecord {
+  readonly name: string;
+  process?: ProcessRef;
+  /** Epoch ms, fractional: when the platform's SIGTERM was sent to this host. */
+  sigtermAt?: number;
+}
+
 export interface JobRecord {
   readonly name: string;
   readonly arn: string;
@@ -45,8 +53,16 @@ export interface JobRecord {
   s3ModelArtifacts?: string;
   stopRequestedAt?: number;
   stopCause?: "StopTrainingJob" | "MaxRuntimeExceeded";
-  process?: ProcessRef;
+  /** model.tar.gz as uploaded; `verified` is set once the platform's copy was checked against trainguard's manifest. */
+  artifact?: { uri: string; bytes: number; sha256: string; verified?: boolean; problems?: string[] };
+  /** Set once the hosts were started, in order; the first is the leader. */
+  hosts?: HostRecord[];
+  /** The first host that failed on its own; the others were sent SIGTERM at `haltRequestedAt`. */
+  failedHost?: string;
+  haltRequestedAt?: number;
 }
+
+export const hostNames = (count: number): string[] => Array.from({ length: count }, (_, i) => `algo-${i + 1}`);
 
 export const STATUS_MESSAGES: Record<JobSecondaryStatus, string> = {
   Starting: "Preparing the instances for training",

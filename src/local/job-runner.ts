@@ -1,15 +1,17 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { verifyArchive } from "../artifacts/index.js";
 import { mlPaths } from "../contract/index.js";
 import type { ChildProcess } from "node:child_process";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "../log/index.js";
 import { downloadChannels } from "./channels.js";
-import { isEnded, transition, type JobRecord } from "./job-record.js";
+import { hostNames, isEnded, transition, type HostRecord, type JobRecord, type ProcessRef } from "./job-record.js";
 import { prepareMlRoot } from "./ml-config.js";
-import { readOutcome } from "./outcome.js";
-import { uploadOutputs } from "./output-upload.js";
-import { killJob, sendStop, startProcess, stillRunningRef, waitForExit, type Isolation } from "./process-backend.js";
+import { MergeClash } from "./model-merge.js";
+import { FAILURE_REASON_CHARS, readOutcome, type Outcome } from "./outcome.js";
+import { mergeOutputs, uploadOutputs } from "./output-upload.js";
+import { killJob, sendStop, signalAllReady, startProcess, stillRunningRef, waitForExit, type Isolation } from "./process-backend.js";
 import type { JobRegistry } from "./registry.js";
 import { readTrainingRequest, type TrainingRequest } from "./training-request.js";
 
@@ -22,16 +24,20 @@ export interface RunnerSettings {
   readonly baseEnv: Readonly<Record<string, string>>;
   readonly isolation: Isolation;
   readonly stopTimeoutMs: number;
+  /** Each host's log is rotated past this size (one previous generation kept). */
+  readonly logMaxBytes: number;
   /** argv that runs `trainguard train`. */
   readonly trainguard: readonly string[];
   readonly log: Logger;
 }
 
 /**
- * Plays SageMaker's part for each job: Starting, Downloading (S3 channels), Training (the
- * process), Stopping (SIGTERM, SIGKILL after the stop timeout), Uploading (model.tar.gz and
- * output.tar.gz), then Completed, Failed or Stopped. Every change is written to the registry
- * before it is acted on, so a restarted `serve` can pick any job up where it was (`resume`).
+ * Plays SageMaker's part for each job: Starting, Downloading (S3 channels, for every host),
+ * Training (one process per host, algo-1 ... algo-N), Stopping (SIGTERM to every host at once,
+ * SIGKILL after the stop timeout), Uploading (the hosts' model dirs merged into model.tar.gz, and
+ * output.tar.gz), then Completed, Failed or Stopped. A host that fails on its own fails the job:
+ * the others get SIGTERM, as SageMaker ends the other instances. Every change is written to the
+ * registry before it is acted on, so a restarted `serve` can pick any job up where it was.
  */
 export class JobRunner {
   private readonly timers = new Map<string, NodeJS.Timeout[]>();
@@ -39,8 +45,14 @@ export class JobRunner {
 
   constructor(private readonly s: RunnerSettings) {}
 
-  mlRoot(name: string): string {
-    return path.join(this.s.registry.jobDir(name), "ml");
+  /** A host's ml-root, its /opt/ml. */
+  mlRoot(name: string, host: string): string {
+    return path.join(this.s.registry.jobDir(name), host);
+  }
+
+  /** A host's log file (rotated to `<file>.1`). */
+  logFile(name: string, host: string): string {
+    return path.join(this.s.registry.jobDir(name), `${host}.log`);
   }
 
   /** A new job: run it in the background; its record is already in the registry. */
@@ -48,12 +60,12 @@ export class JobRunner {
     void this.run(job).catch((err: unknown) => this.s.log.error({ event: "local.job.error", job: job.name, err }, "job runner failed"));
   }
 
-  /** After a restart of `serve`: follow a job whose process still runs, finish one whose process is gone. */
+  /** After a restart of `serve`: follow a job whose processes still run, finish one whose processes are gone. */
   resume(job: JobRecord): void {
     if (isEnded(job.status)) return;
-    if (job.process === undefined) return this.start(job);
+    if (job.hosts === undefined) return this.start(job);
     this.arm(job);
-    void this.follow(job, undefined);
+    void this.follow(job, new Map()).catch((err: unknown) => this.s.log.error({ event: "local.job.error", job: job.name, err }, "job runner failed"));
   }
 
   /** StopTrainingJob or MaxRuntimeInSeconds. Returns false when the job had already ended. */
@@ -65,45 +77,68 @@ export class JobRunner {
     transition(job, "Stopping", "Stopping");
     await this.s.registry.save(job);
     this.s.log.info({ event: "local.job.stop", job: job.name, cause }, `stopping ${job.name} (${cause})`);
-    if (job.process !== undefined) {
-      await sendStop(job.process, "SIGTERM", this.listening(job.name));
+    if (job.hosts !== undefined) {
+      await this.terminate(job, job.hosts);
       this.arm(job);
     }
     return true;
   }
 
+  /** SIGTERM to every host given, all at once: none waits for another to be signalled. */
+  private async terminate(job: JobRecord, hosts: readonly HostRecord[]): Promise<void> {
+    const running = hosts.filter((h): h is HostRecord & { process: ProcessRef } => h.process !== undefined);
+    const sentAt = signalAllReady(running.map((h) => ({ ref: h.process, ready: this.listening(job.name, h.name) })), "SIGTERM");
+    await Promise.all(
+      running.map(async (h, i) => {
+        // A host still starting is signalled once trainguard listens (sendStop waits for it).
+        const at = sentAt[i] ?? (await sendStop(h.process, "SIGTERM", this.listening(job.name, h.name)));
+        if (at !== undefined) h.sigtermAt ??= at;
+      }),
+    );
+    const sent = hosts.flatMap((h) => (h.sigtermAt === undefined ? [] : [h.sigtermAt]));
+    if (sent.length > 1) this.s.log.info({ event: "local.job.sigterm", job: job.name, spreadMs: Math.max(...sent) - Math.min(...sent) }, `SIGTERM reached ${sent.length} hosts`);
+    await this.s.registry.save(job);
+  }
+
   private async run(job: JobRecord): Promise<void> {
     const request = readTrainingRequest(job.request);
-    const mlRoot = this.mlRoot(job.name);
+    const names = hostNames(request.instanceCount);
     try {
-      await prepareMlRoot(mlRoot, request);
+      for (const host of names) await prepareMlRoot(this.mlRoot(job.name, host), request, host, names);
       if (request.channels.length > 0 && job.stopRequestedAt === undefined) {
         await this.set(job, "Downloading");
-        await downloadChannels(mlRoot, request, this.s.s3, this.s.log);
+        // FullyReplicated: every host gets all of each channel.
+        for (const host of names) await downloadChannels(this.mlRoot(job.name, host), request, this.s.s3, this.s.log);
       }
     } catch (err) {
-      return this.end(job, { status: "Failed", failureReason: `ClientError: ${(err as Error).message}`.slice(0, 1024) });
+      return this.end(job, { status: "Failed", failureReason: `ClientError: ${(err as Error).message}`.slice(0, FAILURE_REASON_CHARS) });
     }
     if (job.stopRequestedAt !== undefined) return this.finish(job, request);
     job.trainingStartTime = Date.now();
     await this.set(job, "Training");
-    const started = startProcess(this.s.trainguard, this.jobEnv(job, request, mlRoot), path.join(this.s.registry.jobDir(job.name), "algo-1.log"), this.s.isolation, mlRoot);
-    job.process = started.ref;
+    const children = new Map<string, ChildProcess>();
+    job.hosts = names.map((host) => {
+      const mlRoot = this.mlRoot(job.name, host);
+      const log = { file: this.logFile(job.name, host), host, maxBytes: this.s.logMaxBytes };
+      const started = startProcess(this.s.trainguard, this.hostEnv(job, request, mlRoot), log, this.s.isolation, mlRoot);
+      children.set(host, started.child);
+      return { name: host, process: started.ref };
+    });
     await this.s.registry.save(job);
-    this.s.log.info({ event: "local.job.start", job: job.name, pid: started.ref.pid, isolation: started.ref.isolation }, `started ${job.name}`);
-    // A stop that came while the process was being started has not reached it yet.
-    if (job.stopRequestedAt !== undefined) await sendStop(started.ref, "SIGTERM", this.listening(job.name));
+    this.s.log.info({ event: "local.job.start", job: job.name, pids: job.hosts.map((h) => h.process?.pid), isolation: this.s.isolation.kind }, `started ${job.name} on ${names.length} host(s)`);
+    // A stop that came while the processes were being started has not reached them yet.
+    if (job.stopRequestedAt !== undefined) await this.terminate(job, job.hosts);
     this.arm(job);
-    await this.follow(job, started.child);
+    await this.follow(job, children);
   }
 
   /** trainguard writes its status.json only after its signal handlers are attached. */
-  private listening(name: string): () => boolean {
-    const statusFile = mlPaths(this.mlRoot(name)).statusFile;
+  private listening(name: string, host: string): () => boolean {
+    const statusFile = mlPaths(this.mlRoot(name, host)).statusFile;
     return () => existsSync(statusFile);
   }
 
-  private jobEnv(job: JobRecord, request: TrainingRequest, mlRoot: string): NodeJS.ProcessEnv {
+  private hostEnv(job: JobRecord, request: TrainingRequest, mlRoot: string): NodeJS.ProcessEnv {
     return {
       ...this.s.baseEnv,
       TRAINGUARD_GRACE: String(this.s.stopTimeoutMs / 1000),
@@ -115,7 +150,7 @@ export class JobRunner {
     };
   }
 
-  /** Timers that outlive a restart because they are computed from the record: MaxRuntime and the stop's SIGKILL. */
+  /** Timers that outlive a restart because they are computed from the record: MaxRuntime and the SIGKILL after a stop or a halt. */
   private arm(job: JobRecord): void {
     this.disarm(job.name);
     const timers: NodeJS.Timeout[] = [];
@@ -128,12 +163,15 @@ export class JobRunner {
     if (job.stopRequestedAt === undefined && job.trainingStartTime !== undefined) {
       at(job.trainingStartTime + request.maxRuntimeSeconds * 1000, () => void this.stop(job, "MaxRuntimeExceeded"));
     }
-    if (job.stopRequestedAt !== undefined && job.process !== undefined) {
-      const ref = job.process;
-      at(job.stopRequestedAt + this.s.stopTimeoutMs, () => {
-        if (!stillRunningRef(ref)) return;
-        this.s.log.warn({ event: "local.job.kill", job: job.name }, `${job.name} still running ${this.s.stopTimeoutMs / 1000} s after SIGTERM: SIGKILL`);
-        killJob(ref);
+    const terminatedAt = job.stopRequestedAt ?? job.haltRequestedAt;
+    if (terminatedAt !== undefined && job.hosts !== undefined) {
+      const hosts = job.hosts;
+      at(terminatedAt + this.s.stopTimeoutMs, () => {
+        for (const h of hosts) {
+          if (h.process === undefined || !stillRunningRef(h.process)) continue;
+          this.s.log.warn({ event: "local.job.kill", job: job.name, host: h.name }, `${job.name} ${h.name} still running ${this.s.stopTimeoutMs / 1000} s after SIGTERM: SIGKILL`);
+          killJob(h.process);
+        }
       });
     }
     this.timers.set(job.name, timers);
@@ -144,10 +182,30 @@ export class JobRunner {
     this.timers.delete(name);
   }
 
-  private async follow(job: JobRecord, child: ChildProcess | undefined): Promise<void> {
-    if (job.process !== undefined) await waitForExit(job.process, child);
+  private async follow(job: JobRecord, children: ReadonlyMap<string, ChildProcess>): Promise<void> {
+    await Promise.all(
+      (job.hosts ?? []).map(async (h) => {
+        if (h.process !== undefined) await waitForExit(h.process, children.get(h.name));
+        await this.hostEnded(job, h);
+      }),
+    );
     this.disarm(job.name);
     await this.finish(job, readTrainingRequest(job.request));
+  }
+
+  /** The first host to fail on its own (not stopped) ends the others: SageMaker does not run a job on after an instance failed. */
+  private async hostEnded(job: JobRecord, host: HostRecord): Promise<void> {
+    if (job.stopRequestedAt !== undefined || job.failedHost !== undefined) return;
+    const outcome = await readOutcome(this.mlRoot(job.name, host.name), false);
+    if (outcome.status !== "Failed" || job.failedHost !== undefined) return;
+    job.failedHost = host.name;
+    job.haltRequestedAt = Date.now();
+    await this.s.registry.save(job);
+    const others = (job.hosts ?? []).filter((h) => h !== host && h.process !== undefined && stillRunningRef(h.process));
+    if (others.length === 0) return;
+    this.s.log.info({ event: "local.job.halt", job: job.name, failed: host.name }, `${host.name} of ${job.name} failed: stopping the other hosts`);
+    await this.terminate(job, others);
+    this.arm(job);
   }
 
   private finish(job: JobRecord, request: TrainingRequest): Promise<void> {
@@ -160,19 +218,58 @@ export class JobRunner {
   }
 
   private async upload(job: JobRecord, request: TrainingRequest): Promise<void> {
-    const mlRoot = this.mlRoot(job.name);
     job.trainingEndTime ??= Date.now();
     await this.set(job, "Uploading");
-    const outcome = await readOutcome(mlRoot, job.stopRequestedAt !== undefined);
+    const names = job.hosts?.map((h) => h.name) ?? hostNames(request.instanceCount);
+    const roots = names.map((host) => ({ host, mlRoot: this.mlRoot(job.name, host) }));
+    const outcome = await this.jobOutcome(job, names);
+    let merged;
     try {
-      job.s3ModelArtifacts = await uploadOutputs(mlRoot, request, this.s.s3, this.s.log);
+      merged = await mergeOutputs(roots);
     } catch (err) {
-      return this.end(job, { status: "Failed", failureReason: `InternalServerError: uploading the model to ${request.outputPath} failed: ${(err as Error).message}`.slice(0, 1024) });
+      if (!(err instanceof MergeClash)) throw err;
+      if (outcome.status === "Failed") return this.end(job, outcome);
+      return this.end(job, { status: "Failed", failureReason: `ClientError: the hosts' model dirs do not merge into one model.tar.gz: ${err.message}`.slice(0, FAILURE_REASON_CHARS) });
+    }
+    try {
+      const uploaded = await uploadOutputs(merged, request, this.s.s3, this.s.log, this.modelCopy(job.name));
+      job.s3ModelArtifacts = uploaded.uri;
+      job.artifact = { ...uploaded };
+    } catch (err) {
+      return this.end(job, { status: "Failed", failureReason: `InternalServerError: uploading the model to ${request.outputPath} failed: ${(err as Error).message}`.slice(0, FAILURE_REASON_CHARS) });
     }
     await this.end(job, outcome);
+    await this.verify(job);
   }
 
-  private async end(job: JobRecord, outcome: { status: "Completed" | "Failed" | "Stopped"; failureReason?: string }): Promise<void> {
+  /** The platform's copy of model.tar.gz, kept for the console's "verified". */
+  private modelCopy(name: string): string {
+    return path.join(this.s.registry.jobDir(name), "model.tar.gz");
+  }
+
+  /** After the job ended (never in its stop budget): the artifact checked as `trainguard verify` checks it. */
+  private async verify(job: JobRecord): Promise<void> {
+    if (job.artifact === undefined) return;
+    const report = await verifyArchive(this.modelCopy(job.name));
+    job.artifact = { ...job.artifact, verified: report.ok, problems: report.problems.slice(0, 5) };
+    await this.s.registry.save(job);
+  }
+
+  /** Stopped when asked to stop; else Failed when a host failed (named first), Stopped when one was stopped by other means, Completed when all completed. */
+  private async jobOutcome(job: JobRecord, names: readonly string[]): Promise<Outcome> {
+    const stopRequested = job.stopRequestedAt !== undefined;
+    const outcomes = await Promise.all(names.map(async (host) => ({ host, ...(await readOutcome(this.mlRoot(job.name, host), stopRequested)) })));
+    if (stopRequested) return { status: "Stopped" };
+    const failed = outcomes.find((o) => o.host === job.failedHost) ?? outcomes.find((o) => o.status === "Failed");
+    if (failed !== undefined) {
+      const reason = names.length > 1 ? `${failed.host}: ${failed.failureReason ?? ""}` : (failed.failureReason ?? "");
+      return { status: "Failed", failureReason: reason.slice(0, FAILURE_REASON_CHARS) };
+    }
+    if (outcomes.some((o) => o.status === "Stopped")) return { status: "Stopped" };
+    return { status: "Completed" };
+  }
+
+  private async end(job: JobRecord, outcome: Outcome): Promise<void> {
     if (outcome.failureReason !== undefined) job.failureReason = outcome.failureReason;
     job.trainingEndTime ??= Date.now();
     const secondary = outcome.status === "Stopped" && job.stopCause === "MaxRuntimeExceeded" ? "MaxRuntimeExceeded" : outcome.status;

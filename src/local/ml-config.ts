@@ -1,13 +1,14 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { DEFAULT_HOST, mlPaths } from "../contract/index.js";
+import { mlPaths } from "../contract/index.js";
 import type { TrainingRequest } from "./training-request.js";
 
 /**
  * The job's ml-root as SageMaker prepares /opt/ml before the container starts: the four config
- * files under input/config, and empty model, output/data and channel directories.
+ * files under input/config, and empty model, output/data and channel directories. Every host of
+ * the job gets its own, naming itself in resourceconfig.json; they all share the loopback interface.
  */
-export async function prepareMlRoot(mlRoot: string, request: TrainingRequest): Promise<void> {
+export async function prepareMlRoot(mlRoot: string, request: TrainingRequest, host: string, hosts: readonly string[]): Promise<void> {
   const paths = mlPaths(mlRoot);
   for (const dir of [paths.inputConfigDir, paths.modelDir, paths.outputDataDir, ...request.channels.map((c) => path.join(paths.dataDir, c.name))]) {
     await mkdir(dir, { recursive: true });
@@ -17,11 +18,11 @@ export async function prepareMlRoot(mlRoot: string, request: TrainingRequest): P
     [
       paths.resourceConfig,
       {
-        current_host: DEFAULT_HOST,
+        current_host: host,
         current_instance_type: request.instanceType,
         current_group_name: "homogeneousCluster",
-        hosts: [DEFAULT_HOST],
-        instance_groups: [{ instance_group_name: "homogeneousCluster", instance_type: request.instanceType, hosts: [DEFAULT_HOST] }],
+        hosts,
+        instance_groups: [{ instance_group_name: "homogeneousCluster", instance_type: request.instanceType, hosts }],
         network_interface_name: "lo",
       },
     ],

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import path from "node:path";
@@ -6,6 +7,8 @@ import type { Logger } from "../log/index.js";
 import { createS3Client } from "../storage/index.js";
 import { startApiServer } from "./api-server.js";
 import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3, type EmbeddedS3 } from "./embedded-s3.js";
+import { consoleHandler } from "./console-routes.js";
+import { DEFAULT_LOG_MAX_BYTES } from "./host-log.js";
 import { JobRunner } from "./job-runner.js";
 import { sageMakerOperations } from "./operations.js";
 import { probeIsolation, type Isolation } from "./process-backend.js";
@@ -23,6 +26,8 @@ export interface LocalPlatformOptions {
   readonly buckets?: readonly string[];
   /** SIGKILL this long after SIGTERM (StopTrainingJob, MaxRuntimeInSeconds). Default 120. */
   readonly stopTimeoutSeconds?: number;
+  /** Each host's log file is rotated past this many bytes, one previous generation kept. Default 8 MiB. */
+  readonly logMaxBytes?: number;
   /** The keys requests must be signed with; the embedded S3's when omitted. */
   readonly credentials?: Credentials;
   readonly region?: string;
@@ -37,6 +42,8 @@ export interface LocalPlatform {
   readonly isolation: Isolation;
   /** `export AWS_ENDPOINT_URL_SAGEMAKER=... AWS_ENDPOINT_URL_S3=... ...`: the client environment. */
   readonly exportLine: string;
+  /** The console's page, its per-start token in the fragment (never sent to the server in a URL, nor in a Referer). */
+  readonly consoleUrl: string;
   /** Stops serving; jobs run on, and a new `serve` on the same data dir follows them again. */
   close(): Promise<void>;
 }
@@ -66,14 +73,19 @@ export async function startLocalPlatform(opts: LocalPlatformOptions): Promise<Lo
     baseEnv: { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", ...passThrough(["HOME", "LANG", "TZ", "TMPDIR", "TRAINGUARD_LOG_LEVEL"]), ...clientEnv },
     isolation,
     stopTimeoutMs: (opts.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS) * 1000,
+    logMaxBytes: opts.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES,
     trainguard: [process.execPath, fileURLToPath(new URL("../cli/entry.js", import.meta.url)), "train"],
     log: opts.log,
   });
   for (const job of registry.all()) runner.resume(job);
   let server: Server;
   let endpoint: string;
+  const consoleToken = randomBytes(24).toString("base64url");
+  let port = 0;
+  const other = consoleHandler({ registry, runner, dataDir: opts.dataDir, stopTimeoutMs: (opts.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS) * 1000, token: consoleToken, port: () => port });
   try {
-    ({ server, endpoint } = await startApiServer({ port: opts.port ?? 0, credentials, operations: sageMakerOperations(registry, runner, region), log: opts.log }));
+    ({ server, endpoint } = await startApiServer({ port: opts.port ?? 0, credentials, operations: sageMakerOperations(registry, runner, region), log: opts.log, other }));
+    port = Number(new URL(endpoint).port);
   } catch (err) {
     runner.close();
     await embedded?.close();
@@ -87,6 +99,7 @@ export async function startLocalPlatform(opts: LocalPlatformOptions): Promise<Lo
     region,
     isolation,
     exportLine,
+    consoleUrl: `${endpoint}/#token=${consoleToken}`,
     close: async () => {
       runner.close();
       server.closeIdleConnections();

@@ -1,7 +1,9 @@
-import { mkdir, readFile, readdir } from "node:fs/promises";
+import { mkdir, readFile, readdir, symlink } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "../contract/index.js";
-import type { JobRecord } from "./job-record.js";
+import type { JobRecord, ProcessRef } from "./job-record.js";
+
+type LegacyRecord = JobRecord & { process?: ProcessRef };
 
 /**
  * The jobs, on disk under `<data>/jobs/<name>/job.json`, each replaced atomically (and durably:
@@ -20,9 +22,23 @@ export class JobRegistry {
     await mkdir(registry.jobsDir, { recursive: true });
     for (const name of await readdir(registry.jobsDir)) {
       const text = await readFile(path.join(registry.jobsDir, name, "job.json"), "utf8").catch(() => undefined);
-      if (text !== undefined) registry.jobs.set(name, JSON.parse(text) as JobRecord);
+      if (text !== undefined) registry.jobs.set(name, await registry.upgrade(JSON.parse(text) as LegacyRecord));
     }
     return registry;
+  }
+
+  /**
+   * A record written before jobs had several hosts: its one process and ml-root (`ml/`) become
+   * host algo-1, the ml-root reached through an `algo-1` link, since a job still running writes
+   * to the old path.
+   */
+  private async upgrade(job: LegacyRecord): Promise<JobRecord> {
+    const { process: legacy, ...rest } = job;
+    if (legacy === undefined || rest.hosts !== undefined) return rest;
+    await symlink("ml", path.join(this.jobDir(job.name), "algo-1")).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "EEXIST") throw err;
+    });
+    return { ...rest, hosts: [{ name: "algo-1", process: legacy }] };
   }
 
   get jobsDir(): string {

@@ -13,10 +13,14 @@ export interface TrainingRequest {
   readonly outputPath: string;
   readonly compression: "GZIP" | "NONE";
   readonly instanceType: string;
+  /** Hosts algo-1 ... algo-N. */
+  readonly instanceCount: number;
   readonly maxRuntimeSeconds: number;
   readonly checkpoint?: { readonly s3Uri: string; readonly localPath: string };
 }
 
+/** Each host is a process of this machine: more would only compete for its cores. */
+export const MAX_INSTANCE_COUNT = 16;
 /** SageMaker's default MaxRuntimeInSeconds. */
 export const DEFAULT_MAX_RUNTIME_SECONDS = 86_400;
 const ML_ROOT_IN_CONTAINER = "/opt/ml";
@@ -26,7 +30,7 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 /**
  * What the process backend needs beyond the API's own constraints, each refused with a
  * ValidationException that says why: an image that is not `file:///abs/executable` (the Docker
- * backend does not exist yet), more than one instance, modes other than File.
+ * backend does not exist yet), more than MAX_INSTANCE_COUNT instances, modes other than File.
  */
 export function readTrainingRequest(req: Json): TrainingRequest {
   const spec: Json = req.AlgorithmSpecification ?? {};
@@ -42,8 +46,9 @@ export function readTrainingRequest(req: Json): TrainingRequest {
   // As `docker run image train`: the entrypoint gets "train" unless ContainerArguments replace it.
   const argv = entrypoint !== undefined ? [...entrypoint, ...(args ?? [])] : [executable, ...(args ?? ["train"])];
   if (!path.isAbsolute(argv[0] as string)) throw validationError(`ContainerEntrypoint ${JSON.stringify(argv[0])} must be an absolute path: the process backend runs it without a shell or PATH lookup`);
-  const count = req.ResourceConfig?.InstanceCount ?? 1;
-  if (count !== 1) throw validationError(`ResourceConfig.InstanceCount ${count} is not supported by trainguard local: it runs one instance`);
+  const instanceCount = req.ResourceConfig?.InstanceCount ?? 1;
+  if (instanceCount < 1) throw validationError(`ResourceConfig.InstanceCount must be at least 1, got ${instanceCount}`);
+  if (instanceCount > MAX_INSTANCE_COUNT) throw validationError(`ResourceConfig.InstanceCount ${instanceCount} is more than trainguard local runs on one machine (at most ${MAX_INSTANCE_COUNT})`);
   const channels = ((req.InputDataConfig ?? []) as Json[]).map((c) => {
     const source = c.DataSource?.S3DataSource as Json | undefined;
     if (source === undefined) throw validationError(`Channel ${c.ChannelName}: only S3DataSource is supported by trainguard local`);
@@ -72,6 +77,7 @@ export function readTrainingRequest(req: Json): TrainingRequest {
     outputPath,
     compression: req.OutputDataConfig.CompressionType ?? "GZIP",
     instanceType: req.ResourceConfig?.InstanceType ?? "local",
+    instanceCount,
     maxRuntimeSeconds: req.StoppingCondition?.MaxRuntimeInSeconds ?? DEFAULT_MAX_RUNTIME_SECONDS,
     ...(checkpoint ? { checkpoint } : {}),
   };

@@ -11,7 +11,7 @@ import { waitFor } from "../helpers/wait.js";
 
 /** Every temporary directory a test file made here, removed when the file is done. */
 const made: string[] = [];
-async function tempDir(prefix: string): Promise<string> {
+export async function tempDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
   made.push(dir);
   return dir;
@@ -28,6 +28,8 @@ export interface Serve {
   /** The variables of the printed export line. */
   readonly env: Readonly<Record<string, string>>;
   readonly dataDir: string;
+  /** The console's URL serve printed, its token in the fragment. */
+  readonly consoleUrl: string;
   readonly child: ChildProcess;
   stderr(): string;
   /** SIGTERM to serve, as a user's Ctrl-C; resolves when it exited. */
@@ -44,12 +46,14 @@ export async function startServe(opts: { dataDir?: string; stopTimeout?: number;
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const line = await waitFor("the export line of local serve", () => (child.exitCode !== null ? Promise.reject(new Error(`serve exited ${child.exitCode}: ${stderr}`)) : /^export .*$/m.exec(stdout)?.[0]), { timeoutMs: 20_000, intervalMs: 20 });
+  const consoleUrl = await waitFor("the console line of local serve", () => /^# console: (\S+)$/m.exec(stdout)?.[1], { timeoutMs: 5_000, intervalMs: 20 });
   const env = Object.fromEntries(line.replace(/^export /, "").split(" ").map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
   return {
     endpoint: env.AWS_ENDPOINT_URL_SAGEMAKER as string,
     s3Endpoint: env.AWS_ENDPOINT_URL_S3 as string,
     env,
     dataDir,
+    consoleUrl,
     child,
     stderr: () => stderr,
     stop: () =>
@@ -109,9 +113,9 @@ export async function waitForJob(sm: SageMakerClient, name: string, until: (d: D
 }
 
 /** Checkpoints the job has completed so far, from its ml-root in the platform's data dir. */
-export async function checkpointsOf(serve: Serve, name: string): Promise<string[]> {
+export async function checkpointsOf(serve: Serve, name: string, host = "algo-1"): Promise<string[]> {
   const { readdir } = await import("node:fs/promises");
-  return (await readdir(path.join(serve.dataDir, "jobs", name, "ml", "checkpoints")).catch(() => [] as string[])).filter((n) => !n.startsWith("."));
+  return (await readdir(path.join(serve.dataDir, "jobs", name, host, "checkpoints")).catch(() => [] as string[])).filter((n) => !n.startsWith("."));
 }
 
 /** The JS SDK's view of a refused call: error code, HTTP status and message. */

@@ -1,3 +1,6 @@
+import { existsSync } from "node:fs";
+import { readFile, readlink, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { CreateTrainingJobCommand, ListTrainingJobsCommand, StopTrainingJobCommand } from "@aws-sdk/client-sagemaker";
 import { afterAll, describe, expect, it } from "vitest";
 import { verifyArchive } from "../../src/artifacts/index.js";
@@ -44,4 +47,35 @@ describe("a restart of serve while jobs run", () => {
     expect((await verifyArchive(await download(second, stopping.ModelArtifacts!.S3ModelArtifacts!))).problems).toEqual([]);
     sm2.destroy();
   }, 120_000);
+
+  it("takes over a data dir of the single-host layout (one process, ml-root ml/): its job is finished as host algo-1", async () => {
+    const image = await algorithmImage();
+    const first = await startServe({ stopTimeout: 5 });
+    serves.push(first);
+    const sm1 = sageMaker(first);
+    const name = uniqueName("restart-legacy");
+    await sm1.send(new CreateTrainingJobCommand(jobRequest(name, image, "train", { HyperParameters: { step_ms: "100", steps: "10" } })));
+    await waitFor("a checkpoint", async () => (await checkpointsOf(first, name)).length >= 1, { timeoutMs: 30_000, intervalMs: 50 });
+    sm1.destroy();
+    expect(await first.stop()).toBe(0);
+    const dir = path.join(first.dataDir, "jobs", name);
+    // Written as the single-host platform wrote it, once its process has ended (it writes to its ml-root until then).
+    const record = JSON.parse(await readFile(path.join(dir, "job.json"), "utf8")) as { status: string; hosts?: { process: { pid: number } }[]; process?: unknown };
+    expect(record.status).toBe("InProgress");
+    const pid = record.hosts?.[0]?.process.pid;
+    expect(pid).toEqual(expect.any(Number));
+    await waitFor("the job's process to end", () => !existsSync(`/proc/${pid}`), { timeoutMs: 30_000, intervalMs: 50 });
+    record.process = record.hosts?.[0]?.process;
+    delete record.hosts;
+    await writeFile(path.join(dir, "job.json"), JSON.stringify(record));
+    await rename(path.join(dir, "algo-1"), path.join(dir, "ml"));
+
+    const second = await startServe({ dataDir: first.dataDir, stopTimeout: 5 });
+    serves.push(second);
+    const sm2 = sageMaker(second);
+    const done = await waitForJob(sm2, name);
+    expect(done).toMatchObject({ TrainingJobStatus: "Completed" });
+    expect(await readlink(path.join(dir, "algo-1"))).toBe("ml");
+    sm2.destroy();
+  }, 60_000);
 });

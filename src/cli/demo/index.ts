@@ -48,7 +48,7 @@ async function story(platform: LocalPlatform, work: string): Promise<number> {
     }),
   );
   say(`CreateTrainingJob ${JOB}: TrainingImage ${image}`);
-  const checkpoints = path.join(work, "jobs", JOB, "ml", "checkpoints");
+  const checkpoints = path.join(work, "jobs", JOB, "algo-1", "checkpoints");
   while ((await readdir(checkpoints).catch(() => [])).filter((n) => !n.startsWith(".")).length < 2) await sleep(50);
   say(`second checkpoint saved ${seconds(Date.now() - created)} after create: StopTrainingJob`);
   const stopAt = Date.now();
