@@ -96,7 +96,10 @@ describe("StopListener", () => {
       writeFileSync(file, "{}");
       await waitFor("the stop to be noticed", () => seen.length > 0, { timeoutMs: STOP_FILE_POLL_MS * 5 });
       expect(seen).toEqual(["stop-file"]);
-      expect((listener.requested?.at ?? 0) - writtenAt).toBeLessThanOrEqual(STOP_FILE_POLL_MS + 100);
+      const requested = listener.requested;
+      expect(requested, "the listener records the stop it reported").toBeDefined();
+      expect(requested?.at).toBeGreaterThanOrEqual(writtenAt);
+      expect((requested?.at ?? Number.NaN) - writtenAt).toBeLessThanOrEqual(STOP_FILE_POLL_MS + 100);
       // A handler registered after the stop still hears of it, once.
       const late: string[] = [];
       listener.onStop((notice) => late.push(notice.source));
