@@ -1,17 +1,8 @@
 import { readFileSync, statSync } from "node:fs";
-import { ConfigError, EXIT_CONFIG_ERROR, resolveMlRoot } from "../contract/index.js";
+import { ConfigError, EXIT_CONFIG_ERROR, EXIT_INTERNAL_ERROR, resolveMlRoot } from "../contract/index.js";
+import { hardExit, recordRefusedStart } from "../job/index.js";
 import { createLogger } from "../log/index.js";
-import {
-  EXIT_INTERNAL_ERROR,
-  hardExit,
-  installLastResortHandlers,
-  optionsHelp,
-  parseRunArgs,
-  parseTrainCommand,
-  recordRefusedStart,
-  supervise,
-  type SignalInbox,
-} from "../supervisor/index.js";
+import { installLastResortHandlers, optionsHelp, parseRunArgs, parseTrainCommand, supervise, type SignalInbox } from "../supervisor/index.js";
 
 export const USAGE = `trainguard: a PID-1 entrypoint that makes a stopped training job still produce a valid model
 

@@ -17,3 +17,8 @@ export class ConfigError extends Error {
     super(`${source}${field === undefined ? "" : `: field "${field}"`}: ${problem}`);
   }
 }
+
+/** An error's message for people, whatever was thrown. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

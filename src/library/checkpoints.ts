@@ -6,6 +6,14 @@ import { DEFAULT_COMMIT_MARKERS, selectCheckpoint } from "../artifacts/index.js"
 
 /** trainguard's own commit marker: present means every other file of the checkpoint is on disk. */
 export const COMMIT_MARKER = DEFAULT_COMMIT_MARKERS[0] as string;
+
+/**
+ * The markers that make a checkpoint complete for runTraining: saveCheckpoint's own always, with
+ * the user's (`--commit-marker`) beside it; undefined leaves the artifacts' defaults.
+ */
+export function checkpointMarkers(commitMarkers: readonly string[] | undefined): string[] | undefined {
+  return commitMarkers ? [...new Set([COMMIT_MARKER, ...commitMarkers])] : undefined;
+}
 /**
  * Where saves are staged: inside the checkpoint dir (same filesystem, so the final rename is atomic
  * and nothing crosses devices or fills /tmp), but one level down, so a staged checkpoint whose

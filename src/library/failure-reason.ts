@@ -1,4 +1,4 @@
-import { FAILURE_REASON_VISIBLE_CHARS } from "../supervisor/index.js";
+import { FAILURE_REASON_VISIBLE_CHARS } from "../job/index.js";
 
 /**
  * The failure file's text for an error thrown by the training function: the message's first line

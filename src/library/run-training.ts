@@ -1,9 +1,9 @@
 import path from "node:path";
-import { ConfigError, EXIT_CONFIG_ERROR, resolveMlRoot } from "../contract/index.js";
+import { ConfigError, EXIT_CONFIG_ERROR, EXIT_INTERNAL_ERROR, resolveMlRoot } from "../contract/index.js";
+import { recordRefusedStart, writeFailureFile } from "../job/index.js";
 import { createLogger } from "../log/index.js";
-import { EXIT_INTERNAL_ERROR, recordRefusedStart, writeFailureFile } from "../supervisor/index.js";
 import { keepInspectorShut, parseStopSignal } from "../supervisor/index.js";
-import { InProcessJob } from "./in-process.js";
+import { runInProcess } from "./function-runner.js";
 import { resolveOptions, type ResolvedOptions, type TrainingOptions } from "./options.js";
 import type { TrainFunction, TrainingResult } from "./result.js";
 import { StopListener } from "./stop-listener.js";
@@ -59,7 +59,7 @@ async function run(train: TrainFunction, options: TrainingOptions, listener: Sto
   const log = await createLogger({ level: resolved.logLevel });
   try {
     if (supervised) return await runSupervised(train, resolved, listener, log, env);
-    return await new InProcessJob(resolved, resolveMlRoot(resolved.mlRoot, env), log).run(train, listener, env);
+    return await runInProcess(train, resolved, listener, log, env);
   } catch (err) {
     // Only what the modes could not record themselves gets here (an unreadable ml-root, a bug).
     const config = err instanceof ConfigError;

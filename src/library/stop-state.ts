@@ -32,6 +32,11 @@ export class StopState {
     return this.checkpointDeadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, this.checkpointDeadline - Date.now());
   }
 
+  /** The checkpoint on disk was bigger than estimated: the deadline comes earlier (never later). */
+  moveDeadlineEarlier(checkpointDeadline: number): void {
+    if (this.checkpointDeadline !== undefined && checkpointDeadline < this.checkpointDeadline) this.checkpointDeadline = checkpointDeadline;
+  }
+
   /** Deadline first, then the abort: an `abort` listener that reads the deadline finds it. */
   request(source: string, checkpointDeadline: number): void {
     if (this.checkpointDeadline !== undefined) return;

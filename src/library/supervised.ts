@@ -1,17 +1,17 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { COMMIT_MARKER, removeStaleStaging } from "./checkpoints.js";
+import { checkpointMarkers, removeStaleStaging } from "./checkpoints.js";
 import { CheckpointKeeper } from "./checkpoint-keeper.js";
 import { createContext } from "./context.js";
 import { trainErrorReason } from "./failure-reason.js";
 import { jobInfoFromSupervisor } from "./job-info.js";
 import type { ResolvedOptions } from "./options.js";
-import { EXIT_TRAIN_FAILED, writeFailureFileSync, type TrainFunction, type TrainingResult } from "./result.js";
+import type { TrainFunction, TrainingResult } from "./result.js";
 import type { StopListener, StopNotice } from "./stop-listener.js";
 import { StopState } from "./stop-state.js";
-import { resolveMlRoot } from "../contract/index.js";
+import { EXIT_TRAIN_FAILED, resolveMlRoot } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
-import { checkpointReserveMs, writeFailureFile, type StopRequest } from "../supervisor/index.js";
+import { checkpointReserveMs, writeFailureFile, writeFailureFileSync, type StopRequest } from "../job/index.js";
 
 /**
  * Under `trainguard run`/`train` (TRAINGUARD_STOP_FILE set): the supervisor owns status,
@@ -37,7 +37,7 @@ export async function runSupervised(train: TrainFunction, options: ResolvedOptio
   process.on("uncaughtExceptionMonitor", onUncaught);
   try {
     await removeStaleStaging(job.dirs.checkpoints);
-    const markers = options.commitMarkers ? [...new Set([COMMIT_MARKER, ...options.commitMarkers])] : undefined;
+    const markers = checkpointMarkers(options.commitMarkers);
     const checkpoints = new CheckpointKeeper(job.dirs.checkpoints, options.keep, markers);
     const ctx = createContext(job, stop, checkpoints, log.child({ scope: "train" }), true);
     log.info({ event: "library.start", mode: "supervised", jobName: job.jobName, resumeFrom: env.TRAINGUARD_RESUME_FROM || null }, "training function starting under trainguard");

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { mlPaths } from "../contract/index.js";
-import type { JobStatusDocument } from "../supervisor/index.js";
+import type { JobStatusDocument } from "../job/index.js";
 
 export interface Outcome {
   readonly status: "Completed" | "Failed" | "Stopped";

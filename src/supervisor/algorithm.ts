@@ -1,13 +1,6 @@
 import { execa } from "execa";
+import type { AlgorithmExit, SpawnFailure } from "../job/index.js";
 import type { Logger } from "../log/index.js";
-
-export interface AlgorithmExit {
-  /** Exit code when it exited, null when a signal ended it. */
-  readonly exitCode: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
-export type SpawnFailure = { readonly code: "ENOENT" | "EACCES" | string; readonly message: string };
 
 /** The running algorithm: leader of its own process group, so signals reach everything it forked. */
 export interface AlgorithmProcess {

@@ -1,4 +1,3 @@
-import { constants as osConstants } from "node:os";
 
 /** Signals that request a stop: SageMaker/Docker/Kubernetes send SIGTERM, a terminal sends SIGINT. */
 export const STOP_SIGNALS = ["SIGTERM", "SIGINT"] as const;
@@ -120,15 +119,4 @@ export class SignalInbox {
 
 export function isStopSignal(signal: string): signal is StopSignal {
   return (STOP_SIGNALS as readonly string[]).includes(signal);
-}
-
-/** 128 + signal number: the shell's, tini's and dumb-init's convention for "ended by a signal". */
-export function exitCodeForSignal(signal: NodeJS.Signals | string): number {
-  return 128 + signalNumber(signal);
-}
-
-export function signalNumber(signal: string): number {
-  const number = (osConstants.signals as Record<string, number | undefined>)[signal];
-  if (number === undefined) throw new Error(`unknown signal ${signal}`);
-  return number;
 }

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { filesBeingWritten, type FlatGuard } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
-import type { AlgorithmExit } from "./algorithm.js";
+import type { AlgorithmExit } from "../job/index.js";
 import { freezeGroup } from "./freeze.js";
 import { IntactCopies } from "./intact-copies.js";
 import type { IntactBudget } from "./intact-budget.js";

@@ -6,7 +6,7 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { expect, it } from "vitest";
-import { checkpointReserveMs } from "../../src/supervisor/index.js";
+import { checkpointReserveMs } from "../../src/job/index.js";
 import { describeE2E } from "../helpers/e2e.js";
 import { REPO_ROOT, ms, startJob, type Job } from "../helpers/job.js";
 import { pythonStreamExtract, readManifest, scratchDir, verifyCli, type StopPathStatus } from "../helpers/stop-path.js";

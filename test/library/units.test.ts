@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/contract/index.js";
-import { FAILURE_REASON_VISIBLE_CHARS } from "../../src/supervisor/index.js";
+import { FAILURE_REASON_VISIBLE_CHARS } from "../../src/job/index.js";
 import { formatMetric, metricRegex } from "../../src/library/metric.js";
 import { trainErrorReason } from "../../src/library/failure-reason.js";
 import { resolveOptions } from "../../src/library/options.js";

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { composeFailureReason, FAILURE_REASON_VISIBLE_CHARS, writeFailureFile } from "../../src/supervisor/index.js";
+import { composeFailureReason, FAILURE_REASON_VISIBLE_CHARS, writeFailureFile } from "../../src/job/index.js";
 
 describe("composeFailureReason", () => {
   it("puts what ended the algorithm first and the end of stderr after, within 1024 characters", () => {

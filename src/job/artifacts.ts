@@ -1,22 +1,12 @@
+import path from "node:path";
 import { estimatePackageBytes, type FlatGuard, type CompressionMode, type ModelLayout, type StopReason } from "../artifacts/index.js";
-import { ConfigError, type JobConfig, type MlPaths } from "../contract/index.js";
+import { ConfigError, errorMessage, type JobConfig, type MlPaths } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 import { CheckpointRemote } from "./checkpoint-remote.js";
+import { UNBOUNDED_FLUSH_MS } from "./margins.js";
 import { openOutput, type OutputTarget } from "./output.js";
 import { packageAndUpload, type PackageStageResult } from "./package-stage.js";
 import type { StatusFile } from "./status.js";
-
-/** The supervisor exits this long before the deadline at the latest, whatever is still running. */
-export const EXIT_MARGIN_MS = 500;
-/** Kept back from finishing work for the last status write and exit. */
-export const FINAL_WRITE_MS = 250;
-/** Without a stop, the final checkpoint sync still ends at some point rather than hanging the exit. */
-const UNBOUNDED_FLUSH_MS = 3_600_000;
-
-/** Finishing work (flush, packaging, upload) must be done by then: the stop deadline less the exit margin and the final status write. */
-export function finishingDeadline(stopDeadline: number): number {
-  return stopDeadline - EXIT_MARGIN_MS - FINAL_WRITE_MS;
-}
 
 /** The job options JobArtifacts reads: `trainguard run`'s and runTraining's options both have them. */
 export interface ArtifactSettings {
@@ -33,6 +23,14 @@ export interface ArtifactSettings {
   readonly s3Endpoint?: string | undefined;
 }
 
+/** How the caller's options are spelled in errors: `--output` for the CLI, `output` for runTraining. */
+export interface OptionNames {
+  readonly output: string;
+  readonly checkpointUri: string;
+  readonly modelLayout: string;
+  readonly s3Endpoint?: string | undefined;
+}
+
 export interface JobArtifactsOptions {
   readonly settings: ArtifactSettings;
   readonly paths: MlPaths;
@@ -43,8 +41,7 @@ export interface JobArtifactsOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly log: Logger;
   readonly status: StatusFile;
-  /** How the caller's options are spelled in errors: `--output` for the CLI, `output` for runTraining. */
-  readonly optionNames: { readonly output: string; readonly checkpointUri: string; readonly modelLayout: string; readonly s3Endpoint?: string };
+  readonly optionNames: OptionNames;
   /** What runs the training code, in messages: "the algorithm", "the training function". */
   readonly algorithmNoun: string;
 }
@@ -105,12 +102,12 @@ export class JobArtifacts {
 
   /**
    * Before the algorithm starts: the newest complete remote checkpoint into the checkpoint dir.
-   * `checkpoint` is its name (null: nothing remote, or the download was stopped). A failure is a
-   * problem to report, and the algorithm must not start: it could overwrite the remote checkpoints.
+   * `resumedFrom` is its local path ("": nothing remote, or the download was stopped). A failure is
+   * a problem to report, and training must not start: it could overwrite the remote checkpoints.
    */
-  async resume(signal: AbortSignal, stopped: () => boolean): Promise<{ kind: "resumed"; checkpoint: string | null } | { kind: "failed"; problem: string }> {
+  async resume(signal: AbortSignal, stopped: () => boolean): Promise<{ kind: "resumed"; resumedFrom: string } | { kind: "failed"; problem: string }> {
     const { remote, opts } = this;
-    if (!remote) return { kind: "resumed", checkpoint: null };
+    if (!remote) return { kind: "resumed", resumedFrom: "" };
     await opts.status.transition("InProgress", "Downloading");
     try {
       const result = await remote.resume(signal);
@@ -119,10 +116,10 @@ export class JobArtifacts {
         { event: "resume.checkpoint", checkpoint: result.checkpoint, downloadedBytes: result.downloadedBytes, skippedFiles: result.skippedFiles },
         result.checkpoint ? `resuming from ${result.checkpoint}` : "no remote checkpoint: starting fresh",
       );
-      return { kind: "resumed", checkpoint: result.checkpoint };
+      return { kind: "resumed", resumedFrom: result.checkpoint === null ? "" : path.join(opts.checkpointDir, result.checkpoint) };
     } catch (err) {
-      if (stopped()) return { kind: "resumed", checkpoint: null };
-      const message = err instanceof Error ? err.message : String(err);
+      if (stopped()) return { kind: "resumed", resumedFrom: "" };
+      const message = errorMessage(err);
       const noun = opts.algorithmNoun.charAt(0).toUpperCase() + opts.algorithmNoun.slice(1);
       return { kind: "failed", problem: `trainguard: could not resume from ${remote.uri}: ${message}. ${noun} was not started, so it cannot overwrite the remote checkpoints.` };
     }

@@ -3,7 +3,6 @@ import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { ConfigError, USER_FILE_TIME_LIMIT_MS, withinTimeLimit, type MlPaths } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
-import { writeFailureFile } from "./failure.js";
 import { rehearseStopRequest } from "./stop-request.js";
 
 /**
@@ -68,15 +67,6 @@ async function firstRegularFile(dir: string): Promise<string | undefined> {
     const info = await stat(current).catch(() => undefined);
     if (info?.isFile()) return current;
     if (path.dirname(current) === current) return undefined;
-  }
-}
-
-/** The failure file, when it can be written at all: a read-only or full output dir is logged, not fatal. */
-export async function recordFailure(file: string, reason: string, log: Logger): Promise<void> {
-  try {
-    await writeFailureFile(file, reason);
-  } catch (err) {
-    log.error({ event: "failure.write-failed", path: file, err: (err as Error).message }, "could not write the failure file; the reason is in this log");
   }
 }
 

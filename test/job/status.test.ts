@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { StatusFile, type JobStatusDocument } from "../../src/supervisor/index.js";
+import { StatusFile, type JobStatusDocument } from "../../src/job/index.js";
 
 let dir: string;
 beforeEach(async () => {

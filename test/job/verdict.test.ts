@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { judge, type VerdictContext } from "../../src/supervisor/verdict.js";
+import { judge, type VerdictContext } from "../../src/job/verdict.js";
 
 describe("judge: status and exit code from how the algorithm ended", () => {
   it("mirrors the exit code, or 128+N for a signal", () => {

@@ -1,4 +1,31 @@
 /**
+ * Every margin of the stop budget, in one place. A stop at time T with grace G gives:
+ *
+ *   T ............ checkpoint deadline ........ finishing deadline .. exit at .. deadline (T + G)
+ *      the algorithm saves  |  packaging, upload, sync  | final status |  margin  |
+ *
+ * - the checkpoint deadline is the deadline less the packaging reserve (checkpointReserveMs);
+ * - finishing work must be done FINAL_WRITE_MS before trainguard exits;
+ * - trainguard exits EXIT_MARGIN_MS before the deadline at the latest, whatever still runs.
+ */
+
+/** The process exits this long before the deadline at the latest, whatever is still running. */
+export const EXIT_MARGIN_MS = 500;
+/** Kept back from finishing work for the last status write and exit. */
+export const FINAL_WRITE_MS = 250;
+/** Without a stop, the final checkpoint sync still ends at some point rather than hanging the exit. */
+export const UNBOUNDED_FLUSH_MS = 3_600_000;
+/** How often the size of what would be packaged is re-measured while training runs. */
+export const ESTIMATE_REFRESH_MS = 10_000;
+/** The first estimate, before training starts, may take this long (a checkpoint dir on a mount that does not answer). */
+export const FIRST_ESTIMATE_MS = 10_000;
+
+/** Finishing work (flush, packaging, upload) must be done by then: the deadline less the exit margin and the final status write. */
+export function finishingDeadline(deadline: number): number {
+  return deadline - EXIT_MARGIN_MS - FINAL_WRITE_MS;
+}
+
+/*
  * How much of the stop budget is kept back for packaging after the checkpoint deadline.
  *
  * The algorithm gets everything else: a short reserve means more time for its own save, a long one

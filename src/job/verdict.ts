@@ -1,21 +1,14 @@
 import type { StopReason } from "../artifacts/index.js";
-import type { AlgorithmExit, SpawnFailure } from "./algorithm.js";
+import {
+  EXIT_COMMAND_NOT_EXECUTABLE,
+  EXIT_COMMAND_NOT_FOUND,
+  EXIT_INTERNAL_ERROR,
+  EXIT_RESUME_FAILED,
+  EXIT_TRAIN_FAILED,
+  exitCodeForSignal,
+} from "../contract/index.js";
 import { composeFailureReason } from "./failure.js";
-import { exitCodeForSignal } from "./signals.js";
-
-/** Exit codes of trainguard itself (everything else mirrors the algorithm). */
-export const EXIT_COMMAND_NOT_FOUND = 127;
-export const EXIT_COMMAND_NOT_EXECUTABLE = 126;
-export const EXIT_INTERNAL_ERROR = 70;
-/** The newest remote checkpoint could not be downloaded (the remote is unreachable or holds unsafe keys). */
-export const EXIT_RESUME_FAILED = 75;
-
-/** How the algorithm's part of the job ended. */
-export type Outcome =
-  | { kind: "not-started" }
-  | { kind: "resume-failed"; problem: string }
-  | { kind: "spawn-failed"; failure: SpawnFailure }
-  | { kind: "exited"; exit: AlgorithmExit };
+import type { AlgorithmExit, Outcome } from "./outcome.js";
 
 export interface Verdict {
   readonly status: "Stopped" | "Completed" | "Failed";
@@ -31,7 +24,7 @@ export interface VerdictContext {
   /** Present when a stop was requested before the algorithm ended. */
   readonly stop: { readonly signal: NodeJS.Signals } | undefined;
   readonly stopSignal: NodeJS.Signals;
-  /** The algorithm was SIGKILLed at the checkpoint deadline. */
+  /** Training still ran at the checkpoint deadline: the algorithm was SIGKILLed, the function abandoned. */
   readonly escalated: boolean;
   readonly command: readonly string[];
   readonly commandSource: string;
@@ -82,6 +75,16 @@ export function judge(outcome: Outcome, context: VerdictContext): Verdict {
       const failureReason = composeFailureReason(`Algorithm failed: ${describeExit(outcome.exit)}.`, context.stderrTail);
       return { status: "Failed", reason: "Failed", exitCode: code, fields, failureReason };
     }
+    case "returned":
+      return stop ? { status: "Stopped", reason: "Stopped", exitCode: 0, fields: {}, failureReason: null } : { status: "Completed", reason: "Completed", exitCode: 0, fields: {}, failureReason: null };
+    case "threw":
+      // As for a process: a crash while saving leaves the job Stopped, with the crash as reason.
+      return stop
+        ? { status: "Stopped", reason: "Stopped", exitCode: EXIT_TRAIN_FAILED, fields: {}, failureReason: outcome.failureReason, message: "training function failed while stopping" }
+        : { status: "Failed", reason: "Failed", exitCode: EXIT_TRAIN_FAILED, fields: {}, failureReason: outcome.failureReason };
+    case "overdue":
+      // What an unhandled stop signal would have exited with.
+      return { status: "Stopped", reason: "Stopped", exitCode: exitCodeForSignal(stop?.signal ?? "SIGTERM"), fields: {}, failureReason: null, message: "training function did not return by the checkpoint deadline" };
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { rehearseStopRequest, writeStopRequest } from "../../src/supervisor/stop-request.js";
+import { rehearseStopRequest, writeStopRequest } from "../../src/job/stop-request.js";
 
 const request = {
   signal: "SIGTERM",

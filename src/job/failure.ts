@@ -1,6 +1,7 @@
-import { writeFile, rename, stat } from "node:fs/promises";
-import { mkdir } from "node:fs/promises";
+import { writeFileSync } from "node:fs";
+import { mkdir, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import type { Logger } from "../log/index.js";
 
 /** SageMaker shows the first 1024 characters of the failure file as FailureReason. */
 export const FAILURE_REASON_VISIBLE_CHARS = 1024;
@@ -18,6 +19,27 @@ export async function writeFailureFile(file: string, reason: string): Promise<bo
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw err;
+  }
+}
+
+/**
+ * For the last moment of a process dying of an uncaught exception, when nothing asynchronous will
+ * run again: the same rule as writeFailureFile, synchronously.
+ */
+export function writeFailureFileSync(file: string, reason: string): void {
+  try {
+    writeFileSync(file, reason.endsWith("\n") ? reason : `${reason}\n`, { flag: "wx" });
+  } catch {
+    // Exists already (a better reason), or no output dir: nothing more can be done while dying.
+  }
+}
+
+/** The failure file, when it can be written at all: a read-only or full output dir is logged, not fatal. */
+export async function recordFailure(file: string, reason: string, log: Logger): Promise<void> {
+  try {
+    await writeFailureFile(file, reason);
+  } catch (err) {
+    log.error({ event: "failure.write-failed", path: file, err: (err as Error).message }, "could not write the failure file; the reason is in this log");
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkpointReserveMs, DEFAULT_PACKAGING_BYTES_PER_SECOND, RESERVE_FLOOR_MS } from "../../src/supervisor/index.js";
-import { REMEASURE_AT_STOP_MS, remeasureAtStop } from "../../src/supervisor/reserve.js";
+import { checkpointReserveMs, DEFAULT_PACKAGING_BYTES_PER_SECOND, RESERVE_FLOOR_MS } from "../../src/job/index.js";
+import { REMEASURE_AT_STOP_MS, remeasureAtStop } from "../../src/job/margins.js";
 
 const GiB = 1024 ** 3;
 

@@ -1,0 +1,78 @@
+import { EXIT_MARGIN_MS, finishingDeadline } from "./margins.js";
+
+/**
+ * A budget that ends at `deadline`: finishing work must be done by `finishingDeadline`, when
+ * `signal` aborts it, and the process exits by `exitAt` whatever still runs. A job gets one when a
+ * stop arrives (StopClock) and, without a stop, one when training ends: the work after training
+ * is bounded too, by --grace from then.
+ */
+export class BudgetClock {
+  readonly finishingDeadline: number;
+  readonly exitAt: number;
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    readonly deadline: number,
+    reason: string,
+  ) {
+    this.finishingDeadline = finishingDeadline(deadline);
+    this.exitAt = deadline - EXIT_MARGIN_MS;
+    this.timer = setTimeout(() => this.controller.abort(new Error(reason)), Math.max(0, this.finishingDeadline - Date.now()));
+    // The budget alone must never keep a finished process alive.
+    this.timer.unref();
+  }
+
+  /** Aborted at the finishing deadline. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Milliseconds left for finishing work (negative once it is over). */
+  msLeft(now = Date.now()): number {
+    return this.finishingDeadline - now;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+/** What asked for the stop: a signal, or (runTraining under a supervisor) the stop file. */
+export type StopSource = NodeJS.Signals | "stop-file";
+
+/**
+ * Created at the first stop and never replaced: the deadline is the stop plus --grace, the
+ * checkpoint deadline is the deadline less the packaging reserve. The checkpoint deadline only
+ * ever moves earlier (a checkpoint on disk bigger than estimated), never later.
+ */
+export class StopClock extends BudgetClock {
+  private checkpointAt: number;
+
+  constructor(
+    readonly source: StopSource,
+    readonly requestedAt: number,
+    graceMs: number,
+    reserveMs: number,
+  ) {
+    super(requestedAt + graceMs, "stop deadline reached");
+    this.checkpointAt = this.deadline - reserveMs;
+  }
+
+  /** When training that still runs is ended (SIGKILL) or abandoned (in-process). */
+  get checkpointDeadline(): number {
+    return this.checkpointAt;
+  }
+
+  /** The signal a stop stands for: the stop file stands for SIGTERM. */
+  get signalName(): NodeJS.Signals {
+    return this.source === "stop-file" ? "SIGTERM" : this.source;
+  }
+
+  /** Moves the checkpoint deadline to `at` if that is earlier; returns whether it moved. */
+  moveCheckpointDeadline(at: number): boolean {
+    if (at >= this.checkpointAt) return false;
+    this.checkpointAt = at;
+    return true;
+  }
+}
