@@ -34,7 +34,7 @@ export function stopStages(run) {
     algorithmExited: run.at("algorithm.exit"),
     compressionChosen: run.at("artifact.compression"),
     uploadStarted: run.at("upload.start"),
-    localArchiveCommitted: run.at("artifact.packaged"),
+    localArchiveCommitted: run.at("package.done"),
     lastPartStored: run.at("storage.upload.part", "last"),
     objectComplete: run.at("upload.done"),
     flushStarted: run.at("sync.flush.start"),

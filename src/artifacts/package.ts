@@ -51,7 +51,6 @@ export function checkpointLabel(selection: PackableSelection): string {
 export async function packageCheckpoint(selection: PackableSelection, opts: PackageOptions): Promise<ArtifactResult> {
   const started = Date.now();
   const cancel = cancellation(opts.deadline, opts.signal);
-  const log = opts.log;
   try {
     cancel.signal.throwIfAborted();
     await mkdir(opts.modelDir, { recursive: true });
@@ -59,25 +58,10 @@ export async function packageCheckpoint(selection: PackableSelection, opts: Pack
       opts.layout === "files"
         ? await placeFiles(selection, { ...opts, signal: cancel.signal, started, createdAt: new Date(started).toISOString() })
         : await packageArchive(selection, opts, cancel.signal, started);
-    log?.info(
-      {
-        event: "artifact.packaged",
-        path: result.path,
-        bytes: result.bytes,
-        sha256: result.sha256,
-        compression: result.compression,
-        gzipLevel: result.gzipLevel,
-        files: result.files,
-        durationMs: result.durationMs,
-        checkpoint: result.checkpoint,
-      },
-      "artifact written",
-    );
+    // The caller logs the result (job/model.ts): it alone knows what the artifact is for.
     return result;
   } catch (err) {
-    const failure = toPackagingError(err, cancel.signal);
-    log?.error({ event: "artifact.failed", code: failure.code, err: failure.message }, "packaging failed");
-    throw failure;
+    throw toPackagingError(err, cancel.signal);
   } finally {
     cancel.dispose();
   }

@@ -5,7 +5,7 @@ import type { Logger } from "../log/index.js";
 import { CheckpointRemote } from "./checkpoint-remote.js";
 import { UNBOUNDED_FLUSH_MS } from "./margins.js";
 import { openOutput, type OutputTarget } from "./output.js";
-import { packageAndUpload, type PackageStageResult } from "./package-stage.js";
+import { saveModel, type SavedModel } from "./model.js";
 import type { StatusFile } from "./status.js";
 
 /** The job options JobArtifacts reads: `trainguard run`'s and runTraining's options both have them. */
@@ -153,11 +153,11 @@ export class JobArtifacts {
   async package(
     reason: StopReason,
     run: { readonly stopping: boolean; readonly deadline: () => number | undefined; readonly signal: AbortSignal; readonly guard?: FlatGuard },
-  ): Promise<PackageStageResult> {
+  ): Promise<SavedModel> {
     const { opts } = this;
     if (reason === "Completed" && opts.settings.onComplete !== "package") return { artifact: null, problem: null };
     await opts.status.transition(run.stopping ? "Stopping" : "InProgress", "Uploading");
-    return packageAndUpload({
+    return saveModel({
       reason,
       checkpointDir: opts.checkpointDir,
       modelDir: opts.paths.modelDir,
