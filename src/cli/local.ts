@@ -1,6 +1,7 @@
 import path from "node:path";
 import { ConfigError, EXIT_CONFIG_ERROR } from "../contract/index.js";
 import { createLogger } from "../log/index.js";
+import { parseEndpoint, parseGrace } from "../options/index.js";
 import { LOGS_USAGE, runLocalLogs } from "./local-logs.js";
 import { parsePort, parseServeFlags } from "./serve-flags.js";
 import { DEFAULT_BUCKET, DEFAULT_LOG_MAX_BYTES, DEFAULT_STOP_TIMEOUT_SECONDS, startLocalPlatform } from "../local/index.js";
@@ -35,19 +36,14 @@ export async function runLocal(args: readonly string[], waitForStop: () => Promi
     parseServeFlags(rest, "local serve", {
       "--port": (v) => (port = parsePort(v)),
       "--data": (v) => (dataDir = path.resolve(v)),
-      "--s3-endpoint": (v) => {
-        if (!/^https?:\/\/[^/]+/.test(v)) throw new ConfigError("--s3-endpoint", undefined, `must be an http(s):// URL, got ${JSON.stringify(v)}`);
-        s3Endpoint = v;
-      },
+      // The jobs get the endpoint as their --s3-endpoint and the timeout as their --grace: the same checks.
+      "--s3-endpoint": (v) => (s3Endpoint = parseEndpoint(v, "--s3-endpoint")),
       "--bucket": (v) => buckets.push(v),
       "--log-max-bytes": (v) => {
         logMaxBytes = Number(v);
         if (!Number.isInteger(logMaxBytes) || logMaxBytes < 4096) throw new ConfigError("--log-max-bytes", undefined, `must be a whole number of bytes, at least 4096, got ${JSON.stringify(v)}`);
       },
-      "--stop-timeout": (v) => {
-        stopTimeoutSeconds = Number(v);
-        if (!Number.isFinite(stopTimeoutSeconds) || stopTimeoutSeconds <= 0 || stopTimeoutSeconds > 7 * 24 * 3600) throw new ConfigError("--stop-timeout", undefined, `must be a number of seconds above 0, got ${JSON.stringify(v)}`);
-      },
+      "--stop-timeout": (v) => (stopTimeoutSeconds = parseGrace(v, "--stop-timeout")),
     });
     if (s3Endpoint !== undefined && buckets.length > 0) throw new ConfigError("--bucket", undefined, "creates buckets in the embedded S3, which --s3-endpoint replaces");
   } catch (err) {

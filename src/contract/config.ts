@@ -121,6 +121,13 @@ export function parseChannels(raw: Record<string, unknown> | undefined, file: st
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** Wherever a checkpoint dir comes from (a flag, a variable, checkpointconfig.json): `/`, `//`, `/.` and `/tmp/..` are refused. */
+export function refuseRootCheckpointDir(dir: string, source: string, field?: string): void {
+  if (path.isAbsolute(dir) && path.resolve(dir) === "/") {
+    throw new ConfigError(source, field, "must not be the root directory: the checkpoint dir is scanned, packaged and synced");
+  }
+}
+
 export function parseCheckpointConfig(raw: Record<string, unknown> | undefined, file: string): CheckpointConfig {
   if (raw === undefined) return { localPath: undefined, s3Uri: undefined };
   const localPath = optionalString(raw, "LocalPath", file);
@@ -128,9 +135,7 @@ export function parseCheckpointConfig(raw: Record<string, unknown> | undefined, 
   if (localPath !== undefined && !path.isAbsolute(localPath)) {
     throw new ConfigError(file, "LocalPath", `must be an absolute path, found ${JSON.stringify(localPath)}`);
   }
-  if (localPath !== undefined && path.resolve(localPath) === "/") {
-    throw new ConfigError(file, "LocalPath", "must not be the root directory: the checkpoint dir is scanned, packaged and synced");
-  }
+  if (localPath !== undefined) refuseRootCheckpointDir(localPath, file, "LocalPath");
   if (s3Uri !== undefined && !/^s3:\/\/[^/]+/.test(s3Uri)) {
     throw new ConfigError(file, "S3Uri", `must look like s3://bucket/prefix, found ${JSON.stringify(s3Uri)}`);
   }

@@ -8,6 +8,7 @@ export {
   parseResourceConfig,
   parseChannels,
   parseCheckpointConfig,
+  refuseRootCheckpointDir,
   DEFAULT_HOST,
   type JobConfig,
   type Channel,

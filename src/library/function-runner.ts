@@ -28,7 +28,15 @@ export function runInProcess(train: TrainFunction, options: ResolvedOptions, lis
     markers,
     env,
     log,
-    names: { mlRoot: "mlRoot", checkpointDir: "checkpointDir", output: "output", checkpointUri: "checkpointUri", modelLayout: "model layout", s3Endpoint: "s3Endpoint" },
+    names: {
+      mlRoot: options.sources.mlRoot ?? "mlRoot",
+      checkpointDir: options.sources.checkpointDir ?? "checkpointDir",
+      jobName: options.sources.jobName,
+      output: "output",
+      checkpointUri: "checkpointUri",
+      modelLayout: "model layout",
+      s3Endpoint: "s3Endpoint",
+    },
     runner: new FunctionRunner(train, listener, options.keep, markers, log),
   });
 }

@@ -1,8 +1,7 @@
 import type { CompressionMode, ModelLayout } from "../artifacts/index.js";
-import { ConfigError } from "../contract/index.js";
-// The CLI's own parser, so that an option means exactly the same (defaults, validation, the
+// The CLI's own specs, so that an option means exactly the same (defaults, validation, the
 // TRAINGUARD_* environment) whether it is given to `trainguard run` or to runTraining().
-import { parseRunArgs, type RunOptions } from "../supervisor/index.js";
+import { OPTION_SPECS, OptionReader, type OptionSources, type RunOptions } from "../options/index.js";
 
 /**
  * The options of `trainguard run`, for runTraining(). Each one not given here is read from its
@@ -42,43 +41,23 @@ export interface TrainingOptions {
   readonly exit?: boolean;
 }
 
-/** Option name -> the CLI flag it stands for. */
-const FLAGS = {
-  mlRoot: "ml-root",
-  grace: "grace",
-  checkpointDir: "checkpoint-dir",
-  jobName: "job-name",
-  compression: "compression",
-  modelLayout: "model-layout",
-  onComplete: "on-complete",
-  output: "output",
-  checkpointUri: "checkpoint-uri",
-  s3Endpoint: "s3-endpoint",
-  keep: "keep",
-  logLevel: "log-level",
-} as const satisfies Partial<Record<keyof TrainingOptions, string>>;
-
-export type ResolvedOptions = RunOptions;
+export interface ResolvedOptions extends RunOptions {
+  /** Which option or variable set each value: `runTraining option <name>`, or the TRAINGUARD_* variable. */
+  readonly sources: OptionSources;
+}
 
 /**
- * Options object over environment over defaults, validated by the CLI's parser; a bad value is a
- * ConfigError naming `runTraining option <name>` (or the environment variable it came from).
+ * Options object over environment over defaults, each value checked as it is given (a number stays
+ * a number) by the same spec the CLI checks its text with; a bad value is a ConfigError naming
+ * `runTraining option <name>` (or the environment variable it came from).
  */
 export function resolveOptions(options: TrainingOptions, env: NodeJS.ProcessEnv): ResolvedOptions {
-  const args: string[] = [];
-  for (const [key, flag] of Object.entries(FLAGS) as [keyof typeof FLAGS, string][]) {
-    const value = options[key];
-    if (value === undefined) continue;
-    const wanted = key === "grace" || key === "keep" ? "number" : "string";
-    if (typeof value !== wanted) throw new ConfigError(`runTraining option ${key}`, undefined, `must be a ${wanted}, got ${typeof value}`);
-    args.push(`--${flag}=${String(value)}`);
+  const reader = new OptionReader(env);
+  for (const spec of OPTION_SPECS) {
+    if (spec.library === undefined) continue;
+    const value = (options as Record<string, unknown>)[spec.library];
+    if (value !== undefined) reader.given(spec, value, `runTraining option ${spec.library}`);
   }
-  try {
-    return parseRunArgs(args, env).options;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    const key = (Object.keys(FLAGS) as (keyof typeof FLAGS)[]).find((k) => err.source === `--${FLAGS[k]}`);
-    if (key === undefined) throw err;
-    throw new ConfigError(`runTraining option ${key}`, err.field, err.problem);
-  }
+  const { options: resolved, sources } = reader.finish();
+  return { ...resolved, sources };
 }

@@ -4,7 +4,7 @@ import path from "node:path";
 import { checkIntegrity, type IntactCopy } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
 
-import type { IntactBudget } from "./intact-budget.js";
+import type { IntactBudget } from "../options/index.js";
 
 /**
  * Keeps the last complete version of each top-level file of a flat checkpoint dir. `torch.save`

@@ -3,7 +3,7 @@ import { algorithmEnv, checkExecLimits, envOrigins, exitCodeForSignal } from "..
 import type { JobControl, JobSetup, StartedTraining, StopClock, TrainingEnd, TrainingRunner } from "../job/index.js";
 import type { Logger } from "../log/index.js";
 import { startAlgorithm, isSpawnFailure, type AlgorithmProcess } from "./algorithm.js";
-import type { IntactBudget } from "./intact-budget.js";
+import type { IntactBudget } from "../options/index.js";
 import { OrphanReaper } from "./reaper.js";
 import { isStopSignal, type ReceivedSignal, type SignalInbox } from "./signals.js";
 import { WriteGuard, intactCopiesDir } from "./write-guard.js";

@@ -1,7 +1,7 @@
 import type { CompressionMode, ModelLayout } from "../artifacts/index.js";
 import { runJob } from "../job/index.js";
 import type { Logger } from "../log/index.js";
-import type { IntactBudget } from "./intact-budget.js";
+import type { IntactBudget } from "../options/index.js";
 import type { OptionSources } from "./options.js";
 import { ProcessRunner } from "./process-runner.js";
 import type { SignalInbox } from "./signals.js";

@@ -4,7 +4,7 @@ import type { Logger } from "../log/index.js";
 import type { AlgorithmExit } from "../job/index.js";
 import { freezeGroup } from "./freeze.js";
 import { IntactCopies } from "./intact-copies.js";
-import type { IntactBudget } from "./intact-budget.js";
+import type { IntactBudget } from "../options/index.js";
 import { WriteWatch } from "./write-watch.js";
 
 /** At most this long for the group to stop (SIGSTOP) before the scan, then at most this long for the scan. */
