@@ -3,6 +3,7 @@ import { estimatePackageBytes, type FlatGuard, type CompressionMode, type ModelL
 import { ConfigError, errorMessage, type JobConfig, type MlPaths } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 import { CheckpointRemote } from "./checkpoint-remote.js";
+import type { FinishingLimits } from "./clock.js";
 import { UNBOUNDED_FLUSH_MS } from "./margins.js";
 import { openOutput, type OutputTarget } from "./output.js";
 import { saveModel, type SavedModel } from "./model.js";
@@ -134,11 +135,11 @@ export class JobArtifacts {
     });
   }
 
-  /** Stop path: whatever the background sync has not made remote yet, by `deadline` (none: an hour). */
-  async flush(deadline: number | undefined, signal: AbortSignal): Promise<void> {
+  /** Stop path: whatever the background sync has not made remote yet, by the finishing deadline (none: an hour). */
+  async flush(limits: FinishingLimits): Promise<void> {
     if (!this.remote) return;
     const { status, log } = this.opts;
-    const flush = await this.remote.flush(deadline ?? Date.now() + UNBOUNDED_FLUSH_MS, signal);
+    const flush = await this.remote.flush(limits.deadline() ?? Date.now() + UNBOUNDED_FLUSH_MS, limits.signal);
     if (!flush) return;
     void status.update({ checkpointSync: { ...status.current.checkpointSync, flush } });
     if (flush.ok || flush.code === "NO_CHECKPOINT") log.info({ event: "sync.flushed", ...flush }, "checkpoints are remote");
@@ -152,7 +153,7 @@ export class JobArtifacts {
    */
   async package(
     reason: StopReason,
-    run: { readonly stopping: boolean; readonly deadline: () => number | undefined; readonly signal: AbortSignal; readonly guard?: FlatGuard },
+    run: { readonly stopping: boolean; readonly limits: FinishingLimits; readonly guard?: FlatGuard },
   ): Promise<SavedModel> {
     const { opts } = this;
     if (reason === "Completed" && opts.settings.onComplete !== "package") return { artifact: null, problem: null };
@@ -166,8 +167,7 @@ export class JobArtifacts {
       layout: opts.settings.modelLayout,
       markers: opts.markers,
       output: this.output,
-      deadline: run.deadline,
-      signal: run.signal,
+      limits: run.limits,
       log: opts.log,
       ...(run.guard ? { guard: run.guard } : {}),
     });

@@ -38,6 +38,16 @@ export class BudgetClock {
   }
 }
 
+/**
+ * What finishing work (flush, packaging, upload) sees of the job's clocks: the earliest finishing
+ * deadline so far (undefined while there is no budget; asked again when each piece of work
+ * starts, since a stop may come while it runs) and the signal that aborts it all.
+ */
+export interface FinishingLimits {
+  deadline(): number | undefined;
+  readonly signal: AbortSignal;
+}
+
 /** What asked for the stop: a signal, or (runTraining under a supervisor) the stop file. */
 export type StopSource = NodeJS.Signals | "stop-file";
 

@@ -3,7 +3,7 @@
 export { runJob, type JobOptions, type JobResult, type JobStatus } from "./lifecycle.js";
 export type { TrainingRunner, JobSetup, JobControl, StartedTraining, TrainingEnd } from "./runner.js";
 export type { Outcome, AlgorithmExit, SpawnFailure } from "./outcome.js";
-export { BudgetClock, StopClock, type StopSource } from "./clock.js";
+export { BudgetClock, StopClock, type FinishingLimits, type StopSource } from "./clock.js";
 export {
   EXIT_MARGIN_MS,
   FINAL_WRITE_MS,

@@ -13,7 +13,7 @@ import {
 } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 import { JobArtifacts, type ArtifactSettings, type OptionNames } from "./artifacts.js";
-import { BudgetClock, StopClock, type StopSource } from "./clock.js";
+import { BudgetClock, StopClock, type FinishingLimits, type StopSource } from "./clock.js";
 import { recordFailure, setAsideStaleFailureFile, writeFailureFileSync } from "./failure.js";
 import { hardExit } from "./hard-exit.js";
 import { ESTIMATE_REFRESH_MS, FIRST_ESTIMATE_MS, checkpointReserveMs, remeasureAtStop } from "./margins.js";
@@ -337,15 +337,18 @@ class Job {
     const verdict = this.judge(outcome);
     if (verdict.failureReason !== null) this.log.error({ event: "job.failure", reason: verdict.failureReason }, verdict.failureReason.split("\n")[0]);
     if (!this.clock) this.limitFinishing(verdict);
-    const deadline = (): number | undefined => {
-      const limits = [this.clock?.finishingDeadline, this.finishBudget?.finishingDeadline].filter((t): t is number => t !== undefined);
-      return limits.length === 0 ? undefined : Math.min(...limits);
+    const limits: FinishingLimits = {
+      deadline: () => {
+        const deadlines = [this.clock?.finishingDeadline, this.finishBudget?.finishingDeadline].filter((t): t is number => t !== undefined);
+        return deadlines.length === 0 ? undefined : Math.min(...deadlines);
+      },
+      signal: this.finishing.signal,
     };
-    const flushing = this.artifacts?.flush(deadline(), this.finishing.signal);
+    const flushing = this.artifacts?.flush(limits);
     // Training that never ran produced nothing new: model/ stays exactly as it was.
     const packaging =
       trainingRan(outcome) && this.artifacts
-        ? await this.artifacts.package(verdict.reason, { stopping: this.clock !== undefined, deadline, signal: this.finishing.signal, ...(guard ? { guard } : {}) })
+        ? await this.artifacts.package(verdict.reason, { stopping: this.clock !== undefined, limits, ...(guard ? { guard } : {}) })
         : { artifact: null, problem: null };
     await flushing;
     await this.runner.afterFinishing();

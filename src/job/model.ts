@@ -1,6 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { MANIFEST_NAME, PackagingError, packageCheckpoint, selectCheckpoint, type ArtifactResult, type CompressionMode, type FlatGuard, type ModelLayout, type PackableSelection, type StopReason } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
+import type { FinishingLimits } from "./clock.js";
 import { ArchiveUpload, type OutputTarget } from "./output.js";
 import { progressReporter } from "./progress-report.js";
 import type { ArtifactStatus } from "./status.js";
@@ -15,10 +16,8 @@ export interface SaveModelInput {
   readonly markers?: readonly string[] | undefined;
   /** `--output`, opened before the job started; undefined: local artifact only. */
   readonly output: OutputTarget | undefined;
-  /** Epoch ms by which finishing must be done, or undefined while there is no budget. Asked again when the upload starts. */
-  readonly deadline: () => number | undefined;
-  /** Aborts packaging and upload (the budget's finishing deadline came). */
-  readonly signal: AbortSignal;
+  /** The finishing deadline (asked again when the upload starts) and the signal that aborts packaging and upload. */
+  readonly limits: FinishingLimits;
   readonly log: Logger;
   /** Flat files whose write did not finish (the algorithm died writing them), and kept intact versions. */
   readonly guard?: FlatGuard;
@@ -51,8 +50,8 @@ export async function saveModel(input: SaveModelInput): Promise<SavedModel> {
     log.warn({ event: "package.nothing", reason: selection.reason }, "nothing to package");
     return { artifact: null, problem: `No model was saved: ${selection.reason}, and ${input.modelDir} is empty.` };
   }
-  const upload = input.output ? new ArchiveUpload(input.output, { deadline: input.deadline, signal: input.signal }, log) : undefined;
-  const deadline = input.deadline();
+  const upload = input.output ? new ArchiveUpload(input.output, input.limits, log) : undefined;
+  const deadline = input.limits.deadline();
   const local = await writeLocally(selection, input, deadline, upload);
   const uploaded = await upload?.finish(local.kind === "written" ? local.result.manifestPath : undefined);
   if (local.kind === "failed") return { artifact: null, problem: local.problem };
@@ -100,7 +99,7 @@ async function writeLocally(
       log,
       onProgress: progress.report,
       ...(deadline === undefined ? {} : { deadline }),
-      signal: input.signal,
+      signal: input.limits.signal,
       ...(upload ? { tee: upload.consume } : {}),
     });
     progress.done();

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { Logger } from "../log/index.js";
+import type { FinishingLimits } from "./clock.js";
 import type { ObjectStore, StorageLocation } from "../storage/index.js";
 
 /** Where the model archive is uploaded: `<output>/<job>/output/[<host>/]<file>`. */
@@ -63,7 +64,7 @@ export class ArchiveUpload {
 
   constructor(
     private readonly target: OutputTarget,
-    private readonly limits: { readonly deadline: () => number | undefined; readonly signal: AbortSignal },
+    private readonly limits: FinishingLimits,
     private readonly log: Logger,
   ) {}
 
