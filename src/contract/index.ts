@@ -19,3 +19,13 @@ export { writeFileAtomic, fsyncDirectory } from "./atomic.js";
 export { readUserFile, withinTimeLimit, fileKind, USER_FILE_TIME_LIMIT_MS } from "./bounded-read.js";
 export { parseJsonFile, checkJsonValue, printable, firstInvalidUtf8, MAX_JSON_DEPTH } from "./json-text.js";
 export { checkExecLimits, envOrigins, execTotalLimit, MAX_EXEC_STRING_BYTES } from "./exec-limits.js";
+export type {
+  JobStatusDocument,
+  TrainingJobStatus,
+  SecondaryStatus,
+  StatusTransition,
+  ArtifactStatus,
+  CheckpointSyncStatus,
+  CheckpointSyncLag,
+  CheckpointSyncFlush,
+} from "./status.js";
