@@ -4,7 +4,8 @@ import path from "node:path";
 import { fsyncDirectory, writeFileAtomic } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 import type { ArtifactResult, ManifestFile, PackableSelection, PackEntry, ProgressInfo, SkippedEntry, StopReason } from "./types.js";
-import { FileChangedError, PackagingError, errnoCode } from "./errors.js";
+import { errnoCode, errorMessage } from "../contract/index.js";
+import { FileChangedError, PackagingError } from "./errors.js";
 import { MANIFEST_NAME, compareNames, isSafeArchivePath } from "./paths.js";
 import { EMPTY_SHA256, manifestFile, parseManifest, serializeManifest, trainguardVersion } from "./manifest.js";
 import { progressMeter, type ProgressMeter } from "./progress.js";
@@ -179,7 +180,7 @@ async function hashInPlace(entry: PackEntry, linked: string, signal: AbortSignal
 
 async function copyHashing(entry: PackEntry, tmp: string, signal: AbortSignal, meter: ProgressMeter): Promise<{ sha256: string; size: number }> {
   const src = await open(entry.abs, READ_FLAGS).catch((err: unknown) => {
-    throw new FileChangedError(entry.path, `cannot open: ${err instanceof Error ? err.message : String(err)}`);
+    throw new FileChangedError(entry.path, `cannot open: ${errorMessage(err)}`);
   });
   try {
     const before = await src.stat({ bigint: true });

@@ -33,17 +33,3 @@ export class ObjectNotFoundError extends Error {
     super(`no object at ${uri}`);
   }
 }
-
-/**
- * One line for logs and messages. SDK errors carry the raw response and request metadata as
- * properties; logging the object could leak headers, so only name, code, status and message go out.
- */
-export function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const e = err as Error & { code?: unknown; $metadata?: { httpStatusCode?: number } };
-  const parts = [e.name];
-  if (typeof e.code === "string" && e.code !== e.name) parts.push(e.code);
-  const status = e.$metadata?.httpStatusCode;
-  if (status !== undefined) parts.push(`HTTP ${status}`);
-  return `${parts.join(" ")}: ${e.message}`.replace(/\s*\n\s*/g, " ");
-}

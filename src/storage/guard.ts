@@ -1,7 +1,8 @@
 import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { raceAbort } from "../async/index.js";
-import { UploadError, describeError } from "./errors.js";
+import { describeError } from "../contract/index.js";
+import { UploadError } from "./errors.js";
 
 export interface GuardOptions {
   readonly uri: string;
