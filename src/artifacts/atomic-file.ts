@@ -1,10 +1,11 @@
-import { open, readdir, rename, unlink } from "node:fs/promises";
+import { open, rename, unlink } from "node:fs/promises";
 import { renameSync, rmSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
 import { fsyncDirectory } from "../contract/index.js";
 import { raceAbort } from "../async/index.js";
+import { leftByGoneProcesses } from "../proc/index.js";
 
 /** A complete, fsynced file at a temporary name beside its final one, not yet visible. */
 export interface StagedFile {
@@ -130,32 +131,16 @@ async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {
  * take space, which the next packaging may need.
  */
 export async function removeStaleTemps(dir: string, finalNames: readonly string[]): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  const removed: string[] = [];
-  for (const name of names) {
+  const ownerOf = (name: string): number | undefined => {
     const m = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name);
-    if (!m?.[1] || !m[2] || !finalNames.includes(m[1])) continue;
-    const pid = Number(m[2]);
-    if (pid !== process.pid && pidAlive(pid)) continue;
-    if (pid === process.pid) continue;
+    return m?.[1] && m[2] && finalNames.includes(m[1]) ? Number(m[2]) : undefined;
+  };
+  const removed: string[] = [];
+  for (const name of await leftByGoneProcesses(dir, ownerOf, { ownIsLeftover: false, unknownIsLeftover: false })) {
     await unlink(path.join(dir, name)).then(
       () => removed.push(name),
       () => undefined,
     );
   }
   return removed;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
