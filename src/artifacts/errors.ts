@@ -1,17 +1,10 @@
-import { errnoCode, errorMessage } from "../contract/index.js";
+import { CodedError, errnoCode, errorMessage } from "../contract/index.js";
 
 export type PackagingErrorCode = "DEADLINE" | "ABORTED" | "ENOSPC" | "IO";
 
 /** Every failure of packageCheckpoint: the temp file is gone and the previous artifact untouched. */
-export class PackagingError extends Error {
+export class PackagingError extends CodedError<PackagingErrorCode> {
   override readonly name = "PackagingError";
-  constructor(
-    readonly code: PackagingErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /**

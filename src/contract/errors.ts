@@ -45,3 +45,14 @@ export function describeError(err: unknown): string {
   if (status !== undefined) parts.push(`HTTP ${status}`);
   return `${parts.join(" ")}: ${e.message}`.replace(/\s*\n\s*/g, " ");
 }
+
+/** An error whose `code` tells the caller what to do about it; subclasses name the concern. */
+export class CodedError<Code extends string> extends Error {
+  constructor(
+    readonly code: Code,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

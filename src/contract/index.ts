@@ -1,4 +1,4 @@
-export { ConfigError, EXIT_CONFIG_ERROR, errorMessage, errnoCode, describeError } from "./errors.js";
+export { CodedError, ConfigError, EXIT_CONFIG_ERROR, errorMessage, errnoCode, describeError } from "./errors.js";
 export { mlPaths, resolveMlRoot, DEFAULT_ML_ROOT, type MlPaths } from "./paths.js";
 export { validateJobName, generateJobName, resolveJobName } from "./job-name.js";
 export {

@@ -1,3 +1,5 @@
+import { CodedError } from "../contract/index.js";
+
 /**
  * Why an upload did not produce an object. Whatever the code, nothing is visible under the key:
  * a multipart upload is aborted (or left unfinished where the server cannot abort), a local
@@ -11,10 +13,10 @@
  */
 export type UploadErrorCode = "DEADLINE" | "ABORTED" | "TRUNCATED" | "S3" | "IO";
 
-export class UploadError extends Error {
+export class UploadError extends CodedError<UploadErrorCode> {
   override readonly name = "UploadError";
   constructor(
-    readonly code: UploadErrorCode,
+    code: UploadErrorCode,
     message: string,
     /** The URI the object would have had. */
     readonly uri: string,
@@ -22,7 +24,7 @@ export class UploadError extends Error {
     readonly bytesRead: number,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }
 
