@@ -20,7 +20,7 @@ export class ConfigError extends Error {
 
 /** The message of whatever was thrown: an Error's message, anything else as a string. */
 export function errorMessage(err: unknown): string {
-  return errorMessage(err);
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** The errno code of a Node system error (ENOENT, ENOSPC...), if it is one. */
