@@ -15,7 +15,7 @@ export {
   type CheckpointConfig,
 } from "./config.js";
 export { algorithmEnv, envName, type AlgorithmEnvInput } from "./env.js";
-export { writeFileAtomic, writeFileAtomicSync, atomicTempPath, fsyncDirectory } from "./atomic.js";
+export { writeFileAtomic, writeFileAtomicSync, writeAtomically, atomicTempPath, atomicTempOwner, fsyncDirectory } from "./atomic.js";
 export { readUserFile, withinTimeLimit, fileKind, USER_FILE_TIME_LIMIT_MS } from "./bounded-read.js";
 export { parseJsonFile, checkJsonValue, printable, firstInvalidUtf8, MAX_JSON_DEPTH } from "./json-text.js";
 export { checkExecLimits, envOrigins, execTotalLimit, MAX_EXEC_STRING_BYTES } from "./exec-limits.js";
