@@ -14,13 +14,6 @@ export interface GuardOptions {
   readonly progress: () => string;
 }
 
-/** Below this, cancelling requests and aborting the upload cannot be relied on to fit. */
-const MIN_RESERVE_MS = 50;
-/** Enough for one AbortMultipartUpload round trip to a distant region. */
-const MAX_RESERVE_MS = 1_000;
-/** Without a deadline, cleanup requests still may not hang. */
-const CLEANUP_WITHOUT_DEADLINE_MS = 10_000;
-
 /**
  * The one place an upload learns that it must stop: at `deadline - reserve` or when the caller's
  * signal fires, it records the UploadError, cancels every request it has handed out a signal for,
@@ -44,9 +37,8 @@ export class UploadGuard {
     const { deadline, signal } = opts;
     if (deadline !== undefined) {
       const now = Date.now();
-      const reserve = Math.min(MAX_RESERVE_MS, Math.max(MIN_RESERVE_MS, (deadline - now) * 0.1));
       this.deadline = deadline;
-      this.giveUpAt = deadline - reserve;
+      this.giveUpAt = deadline - giveUpReserveMs(deadline - now);
       // Already past: fail now, before the upload sends anything.
       if (this.giveUpAt <= now) this.fail(this.deadlineError());
       else this.timer = setTimeout(() => this.fail(this.deadlineError()), this.giveUpAt - now);
@@ -155,4 +147,16 @@ export class UploadGuard {
       cause: reason,
     });
   }
+}
+
+/** Below this, cancelling requests and aborting the upload cannot be relied on to fit. */
+const MIN_RESERVE_MS = 50;
+/** Enough for one AbortMultipartUpload round trip to a distant region. */
+const MAX_RESERVE_MS = 1_000;
+/** Without a deadline, cleanup requests still may not hang. */
+const CLEANUP_WITHOUT_DEADLINE_MS = 10_000;
+
+/** How long before its deadline an upload gives up, to cancel and clean up in time: a tenth of the time left, within bounds. */
+export function giveUpReserveMs(msLeft: number): number {
+  return Math.min(MAX_RESERVE_MS, Math.max(MIN_RESERVE_MS, msLeft * 0.1));
 }
