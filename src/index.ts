@@ -21,6 +21,5 @@ export {
 } from "./library/index.js";
 export { verifyArchive, type VerifyReport, type Manifest, type CompressionMode, type ModelLayout } from "./artifacts/index.js";
 export { ConfigError } from "./contract/index.js";
-// From its own module: the job's index would pull every declaration of the stop path into a user's type-check.
-export type { JobStatusDocument, TrainingJobStatus } from "./job/status.js";
+export type { JobStatusDocument, TrainingJobStatus, SecondaryStatus, StatusTransition, ArtifactStatus, CheckpointSyncStatus } from "./contract/index.js";
 export type { Logger } from "./log/index.js";

@@ -10,6 +10,7 @@ import { EMPTY_SHA256, manifestFile, predictManifestBytes, serializeManifest, ty
 import { tarBytesFor } from "./tar-size.js";
 import { BufferPool } from "./buffer-pool.js";
 import { GZIP_BLOCK_BYTES, gzipStream, rechunk, storedGzipBytes } from "./gzip-parallel.js";
+import { errorMessage } from "../contract/index.js";
 
 const READ_CHUNK = 1 << 20;
 
@@ -142,7 +143,7 @@ function addEntry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }
 
 async function addFile(pack: tar.Pack, entry: PackEntry, signal: AbortSignal | undefined, pool: BufferPool | undefined): Promise<string> {
   const fh = await open(entry.abs, READ_FLAGS).catch((err: unknown) => {
-    throw new FileChangedError(entry.path, `cannot open: ${err instanceof Error ? err.message : String(err)}`);
+    throw new FileChangedError(entry.path, `cannot open: ${errorMessage(err)}`);
   });
   try {
     const before = await fh.stat({ bigint: true });

@@ -1,10 +1,11 @@
-import { open, readdir, rename, unlink } from "node:fs/promises";
+import { open, rename, unlink } from "node:fs/promises";
 import { renameSync, rmSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import path from "node:path";
-import { fsyncDirectory } from "../contract/index.js";
+import { atomicTempOwner, atomicTempPath, fsyncDirectory } from "../contract/index.js";
 import { raceAbort } from "../async/index.js";
+import { leftByGoneProcesses } from "../proc/index.js";
 
 /** A complete, fsynced file at a temporary name beside its final one, not yet visible. */
 export interface StagedFile {
@@ -18,13 +19,6 @@ export interface StagedFile {
   discard(): Promise<void>;
 }
 
-const TMP_SUFFIX = ".tmp";
-
-/** `.model.tar.gz.<pid>.<hex>.tmp`: hidden, same directory (same filesystem, so rename is atomic). */
-export function tempNameFor(finalPath: string): string {
-  return path.join(path.dirname(finalPath), `.${path.basename(finalPath)}.${process.pid}.${randomBytes(4).toString("hex")}${TMP_SUFFIX}`);
-}
-
 /**
  * Write `source` to a temporary sibling of `finalPath`, hashing as it goes, and fsync it. On any
  * failure, abort included, the temporary file is removed and the error rethrown; `finalPath` is
@@ -35,7 +29,7 @@ export async function stageFile(
   finalPath: string,
   opts: { signal?: AbortSignal } = {},
 ): Promise<StagedFile> {
-  const tmpPath = tempNameFor(finalPath);
+  const tmpPath = atomicTempPath(finalPath);
   const hash = createHash("sha256");
   let bytes = 0;
   const fh = await open(tmpPath, "wx", 0o644);
@@ -130,32 +124,16 @@ async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {
  * take space, which the next packaging may need.
  */
 export async function removeStaleTemps(dir: string, finalNames: readonly string[]): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
+  const ownerOf = (name: string): number | undefined => {
+    const owner = atomicTempOwner(name);
+    return owner && finalNames.includes(owner.file) ? owner.pid : undefined;
+  };
   const removed: string[] = [];
-  for (const name of names) {
-    const m = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name);
-    if (!m?.[1] || !m[2] || !finalNames.includes(m[1])) continue;
-    const pid = Number(m[2]);
-    if (pid !== process.pid && pidAlive(pid)) continue;
-    if (pid === process.pid) continue;
+  for (const name of await leftByGoneProcesses(dir, ownerOf, { ownIsLeftover: false, unknownIsLeftover: false })) {
     await unlink(path.join(dir, name)).then(
       () => removed.push(name),
       () => undefined,
     );
   }
   return removed;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

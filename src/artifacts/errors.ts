@@ -1,15 +1,10 @@
+import { CodedError, errnoCode, errorMessage } from "../contract/index.js";
+
 export type PackagingErrorCode = "DEADLINE" | "ABORTED" | "ENOSPC" | "IO";
 
 /** Every failure of packageCheckpoint: the temp file is gone and the previous artifact untouched. */
-export class PackagingError extends Error {
+export class PackagingError extends CodedError<PackagingErrorCode> {
   override readonly name = "PackagingError";
-  constructor(
-    readonly code: PackagingErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /**
@@ -24,18 +19,6 @@ export class FileChangedError extends Error {
   ) {
     super(`${path} changed while being packaged: ${detail}`);
   }
-}
-
-export function errnoCode(err: unknown): string | undefined {
-  if (typeof err === "object" && err !== null && "code" in err) {
-    const code = (err as { code: unknown }).code;
-    return typeof code === "string" ? code : undefined;
-  }
-  return undefined;
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Turn whatever went wrong into the typed error the caller records; an abort reason wins. */

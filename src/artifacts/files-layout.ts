@@ -1,10 +1,12 @@
 import { chmod, link, lstat, mkdir, open, readFile, rename, rm, rmdir, stat, symlink, unlink } from "node:fs/promises";
 import { createHash, randomBytes } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { fsyncDirectory, writeFileAtomic } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 import type { ArtifactResult, ManifestFile, PackableSelection, PackEntry, ProgressInfo, SkippedEntry, StopReason } from "./types.js";
-import { FileChangedError, PackagingError, errnoCode } from "./errors.js";
+import { errnoCode, errorMessage } from "../contract/index.js";
+import { FileChangedError, PackagingError } from "./errors.js";
 import { MANIFEST_NAME, compareNames, isSafeArchivePath } from "./paths.js";
 import { EMPTY_SHA256, manifestFile, parseManifest, serializeManifest, trainguardVersion } from "./manifest.js";
 import { progressMeter, type ProgressMeter } from "./progress.js";
@@ -155,23 +157,9 @@ async function replace(tmp: string, target: string): Promise<void> {
 async function hashInPlace(entry: PackEntry, linked: string, signal: AbortSignal, meter: ProgressMeter): Promise<{ sha256: string; size: number }> {
   const fh = await open(linked, READ_FLAGS);
   try {
-    const before = await fh.stat({ bigint: true });
-    const hash = createHash("sha256");
-    const size = Number(before.size);
-    const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(1, size)));
-    let position = 0;
-    while (position < size) {
-      signal.throwIfAborted();
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - position), position);
-      if (bytesRead === 0) throw new FileChangedError(entry.path, `shrank to ${position} bytes while being read`);
-      hash.update(buf.subarray(0, bytesRead));
-      position += bytesRead;
-      meter.add(bytesRead);
-    }
-    const after = await fh.stat({ bigint: true });
-    if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) throw new FileChangedError(entry.path, "modified while being read");
+    const read = await readHashing(entry, fh, signal, meter, async () => undefined);
     await fh.sync();
-    return { sha256: hash.digest("hex"), size };
+    return read;
   } finally {
     await fh.close();
   }
@@ -179,38 +167,55 @@ async function hashInPlace(entry: PackEntry, linked: string, signal: AbortSignal
 
 async function copyHashing(entry: PackEntry, tmp: string, signal: AbortSignal, meter: ProgressMeter): Promise<{ sha256: string; size: number }> {
   const src = await open(entry.abs, READ_FLAGS).catch((err: unknown) => {
-    throw new FileChangedError(entry.path, `cannot open: ${err instanceof Error ? err.message : String(err)}`);
+    throw new FileChangedError(entry.path, `cannot open: ${errorMessage(err)}`);
   });
   try {
-    const before = await src.stat({ bigint: true });
-    const size = Number(before.size);
     const dst = await open(tmp, "wx", entry.mode | 0o600);
     try {
-      const hash = createHash("sha256");
-      const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(1, size)));
-      let position = 0;
-      while (position < size) {
-        signal.throwIfAborted();
-        const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, size - position), position);
-        if (bytesRead === 0) throw new FileChangedError(entry.path, `shrank to ${position} bytes while being read`);
-        const data = buf.subarray(0, bytesRead);
-        hash.update(data);
+      const read = await readHashing(entry, src, signal, meter, async (data) => {
         let off = 0;
         while (off < data.length) off += (await dst.write(data, off, data.length - off)).bytesWritten;
-        position += bytesRead;
-        meter.add(bytesRead);
-      }
-      const after = await src.stat({ bigint: true });
-      if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) throw new FileChangedError(entry.path, "modified while being read");
+      });
       await dst.chmod(entry.mode);
       await dst.sync();
-      return { sha256: hash.digest("hex"), size };
+      return read;
     } finally {
       await dst.close();
     }
   } finally {
     await src.close();
   }
+}
+
+/**
+ * Reads the whole file once, hashing it and handing each chunk to `onChunk`; a file that shrank,
+ * or whose size or mtime moved while it was read, is a FileChangedError (its tar header would lie).
+ */
+async function readHashing(
+  entry: PackEntry,
+  fh: FileHandle,
+  signal: AbortSignal,
+  meter: ProgressMeter,
+  onChunk: (data: Buffer) => Promise<void>,
+): Promise<{ sha256: string; size: number }> {
+  const before = await fh.stat({ bigint: true });
+  const size = Number(before.size);
+  const hash = createHash("sha256");
+  const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(1, size)));
+  let position = 0;
+  while (position < size) {
+    signal.throwIfAborted();
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - position), position);
+    if (bytesRead === 0) throw new FileChangedError(entry.path, `shrank to ${position} bytes while being read`);
+    const data = buf.subarray(0, bytesRead);
+    hash.update(data);
+    await onChunk(data);
+    position += bytesRead;
+    meter.add(bytesRead);
+  }
+  const after = await fh.stat({ bigint: true });
+  if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) throw new FileChangedError(entry.path, "modified while being read");
+  return { sha256: hash.digest("hex"), size };
 }
 
 /** Files an earlier packaging placed that the new checkpoint does not have. Only those: never user files. */

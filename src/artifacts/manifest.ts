@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import type { Manifest, ManifestFile, PackEntry } from "./types.js";
+import { errorMessage } from "../contract/index.js";
 
 export const EMPTY_SHA256 = createHash("sha256").digest("hex");
 const PLACEHOLDER_SHA256 = "0".repeat(64);
@@ -52,7 +53,7 @@ export function parseManifest(text: string): { manifest: Manifest } | { problem:
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    return { problem: `manifest is not valid JSON: ${err instanceof Error ? err.message : String(err)}` };
+    return { problem: `manifest is not valid JSON: ${errorMessage(err)}` };
   }
   if (typeof raw !== "object" || raw === null) return { problem: "manifest is not a JSON object" };
   const m = raw as Record<string, unknown>;

@@ -5,7 +5,7 @@ import type { Logger } from "../log/index.js";
 import type { CheckpointSelection } from "./types.js";
 import { walkCheckpoint } from "./walk.js";
 import { selectFlat, type FlatGuard } from "./select-flat.js";
-import { errnoCode, errorMessage } from "./errors.js";
+import { errnoCode, errorMessage } from "../contract/index.js";
 import { tornFiles } from "./torn.js";
 
 export const DEFAULT_COMMIT_MARKERS = [".trainguard-commit", ".metadata", ".snapshot_metadata"];

@@ -1,6 +1,6 @@
 import { open, type FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { errorMessage } from "./errors.js";
+import { errorMessage } from "../contract/index.js";
 import { forEachLimited } from "./limit.js";
 import type { PackEntry, SkippedEntry } from "./types.js";
 

@@ -8,7 +8,7 @@ import type { Manifest, VerifyReport } from "./types.js";
 import { MANIFEST_NAME, isSafeArchivePath, linkStaysInside, normalizeArchivePath } from "./paths.js";
 import { EMPTY_SHA256, parseManifest } from "./manifest.js";
 import { walkCheckpoint } from "./walk.js";
-import { errorMessage } from "./errors.js";
+import { errorMessage } from "../contract/index.js";
 import { fileKind, readUserFile } from "../contract/index.js";
 import { EdgeBytes, checkBytes, checkIntegrity, judgedFormat } from "./torn.js";
 

@@ -3,7 +3,7 @@ import type { Stats } from "node:fs";
 import path from "node:path";
 import type { PackEntry, SkippedEntry } from "./types.js";
 import { MANIFEST_NAME, compareNames, isInside, linkStaysInside } from "./paths.js";
-import { errorMessage } from "./errors.js";
+import { errorMessage } from "../contract/index.js";
 
 export interface WalkResult {
   entries: PackEntry[];

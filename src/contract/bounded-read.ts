@@ -1,6 +1,6 @@
 import { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
-import { ConfigError } from "./errors.js";
+import { ConfigError, errorMessage } from "./errors.js";
 
 /** A config file that takes longer than this to open and read is on a mount that does not answer. */
 export const USER_FILE_TIME_LIMIT_MS = 10_000;
@@ -22,7 +22,7 @@ export async function readUserFile(file: string, timeLimitMs = USER_FILE_TIME_LI
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return undefined;
-      throw new ConfigError(file, undefined, `cannot be read: ${code === "ENOTDIR" ? "a parent of it is a regular file, not a directory" : (err as Error).message}`);
+      throw new ConfigError(file, undefined, `cannot be read: ${code === "ENOTDIR" ? "a parent of it is a regular file, not a directory" : errorMessage(err)}`);
     }
     const info = await handle.stat();
     if (!info.isFile()) throw new ConfigError(file, undefined, `must be a regular file, but it is ${fileKind(info)}`);

@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { ConfigError } from "./errors.js";
+import { ConfigError, errorMessage } from "./errors.js";
 
 /** Deeper than any configuration needs, far shallower than what overflows JSON.stringify's stack. */
 export const MAX_JSON_DEPTH = 256;
@@ -21,7 +21,7 @@ export function parseJsonFile(bytes: Buffer, file: string): unknown {
   try {
     value = JSON.parse(bytes.toString("utf8"));
   } catch (err) {
-    throw new ConfigError(file, undefined, `is not valid JSON: ${printable((err as Error).message)}`);
+    throw new ConfigError(file, undefined, `is not valid JSON: ${printable(errorMessage(err))}`);
   }
   checkJsonValue(value, file, undefined);
   return value;

@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { mkdir, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { errorMessage } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 
 /** SageMaker shows the first 1024 characters of the failure file as FailureReason. */
@@ -39,7 +40,7 @@ export async function recordFailure(file: string, reason: string, log: Logger): 
   try {
     await writeFailureFile(file, reason);
   } catch (err) {
-    log.error({ event: "failure.write-failed", path: file, err: (err as Error).message }, "could not write the failure file; the reason is in this log");
+    log.error({ event: "failure.write-failed", path: file, err: errorMessage(err) }, "could not write the failure file; the reason is in this log");
   }
 }
 

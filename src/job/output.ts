@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
+import { errnoCode, errorMessage } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 import type { FinishingLimits } from "./clock.js";
 import type { ObjectStore, StorageLocation } from "../storage/index.js";
@@ -114,5 +115,5 @@ export class ArchiveUpload {
 }
 
 function describe(err: unknown): { code: string; message: string } {
-  return { code: (err as { code?: string }).code ?? "ERROR", message: err instanceof Error ? err.message : String(err) };
+  return { code: errnoCode(err) ?? "ERROR", message: errorMessage(err) };
 }

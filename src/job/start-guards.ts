@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { ConfigError, USER_FILE_TIME_LIMIT_MS, withinTimeLimit, type MlPaths } from "../contract/index.js";
+import { ConfigError, errorMessage, USER_FILE_TIME_LIMIT_MS, withinTimeLimit, type MlPaths } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 import { rehearseStopRequest } from "./stop-request.js";
 
@@ -20,7 +20,7 @@ export function prepareTrainguardDir(paths: MlPaths, mlRootSource: string): Conf
   } catch (err) {
     const file = firstRegularFileSync(paths.trainguardDir);
     if (file === paths.root) return new ConfigError(`${mlRootSource} ${paths.root}`, undefined, "is a regular file, not a directory");
-    const why = file === undefined ? (err as Error).message : `${file} is a regular file, not a directory`;
+    const why = file === undefined ? errorMessage(err) : `${file} is a regular file, not a directory`;
     return new ConfigError(`${mlRootSource} ${paths.root}`, undefined, `cannot hold trainguard's status files in ${paths.trainguardDir}: ${why}`);
   }
 }
@@ -74,9 +74,9 @@ async function firstRegularFile(dir: string): Promise<string | undefined> {
 export function statusWriteErrorLogger(log: Logger): (err: unknown) => void {
   let last = "";
   return (err) => {
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
     if (code === last) return;
     last = code;
-    log.error({ event: "status.write-failed", code, err: (err as Error).message }, "could not write status.json; the job goes on and the next change retries");
+    log.error({ event: "status.write-failed", code, err: errorMessage(err) }, "could not write status.json; the job goes on and the next change retries");
   };
 }

@@ -1,62 +1,9 @@
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { writeFileAtomic } from "../contract/index.js";
+import { writeFileAtomic, writeFileAtomicSync, type JobStatusDocument, type SecondaryStatus, type TrainingJobStatus } from "../contract/index.js";
 
-export type TrainingJobStatus = "InProgress" | "Stopping" | "Stopped" | "Completed" | "Failed";
-export type SecondaryStatus =
-  | "Starting"
-  | "Downloading"
-  | "Training"
-  | "Uploading"
-  | "Stopping"
-  | "Stopped"
-  | "Completed"
-  | "Failed"
-  | "MaxRuntimeExceeded"
-  | "Interrupted";
-
-export interface StatusTransition {
-  readonly status: TrainingJobStatus;
-  readonly secondaryStatus: SecondaryStatus;
-  readonly at: string;
-  readonly message?: string;
-}
-
-export interface ArtifactStatus {
-  readonly path: string;
-  readonly bytes: number;
-  readonly sha256: string;
-  readonly uploadedTo: string | null;
-  readonly checkpoint?: string;
-  readonly [extra: string]: unknown;
-}
-
-/** The document at <ml-root>/output/trainguard/status.json; field names follow DescribeTrainingJob. */
-export interface JobStatusDocument {
-  TrainingJobName: string | null;
-  TrainingJobStatus: TrainingJobStatus;
-  SecondaryStatus: SecondaryStatus;
-  transitions: StatusTransition[];
-  startedAt: string;
-  stopRequestedAt: string | null;
-  stopSignal: string | null;
-  deadline: string | null;
-  checkpointDeadline: string | null;
-  endedAt: string | null;
-  command: readonly string[];
-  pid: number | null;
-  exitCode: number | null;
-  signal: string | null;
-  escalated: boolean;
-  failureReason: string | null;
-  artifact: ArtifactStatus | null;
-  /** The remote checkpoint the algorithm resumed from (checkpoint name), when one was downloaded. */
-  resumedFrom: string | null;
-  /** Background checkpoint sync: `lag` while training, `flush` from the stop path. */
-  checkpointSync: { readonly lag?: unknown; readonly flush?: unknown } | null;
-  trainguardExitCode: number | null;
-}
+// The document's type is a fixed interface: it lives in contract/, with everything status.json holds.
+export type { JobStatusDocument, SecondaryStatus, TrainingJobStatus, ArtifactStatus, StatusTransition } from "../contract/index.js";
 
 /**
  * Owns status.json. Every change replaces the file atomically; writes are chained so an older
@@ -133,11 +80,8 @@ export class StatusFile {
     this.doc.TrainingJobStatus = status;
     this.doc.SecondaryStatus = secondaryStatus;
     this.doc.transitions.push({ status, secondaryStatus, at: new Date().toISOString(), message });
-    const tmp = `${this.file}.${process.pid}.sync.tmp`;
     try {
-      mkdirSync(path.dirname(this.file), { recursive: true });
-      writeFileSync(tmp, `${JSON.stringify(this.doc, null, 2)}\n`);
-      renameSync(tmp, this.file);
+      writeFileAtomicSync(this.file, `${JSON.stringify(this.doc, null, 2)}\n`, { createDir: true });
     } catch (err) {
       this.onWriteError(err);
     }

@@ -1,5 +1,6 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import path from "node:path";
+import { writeFileAtomicSync } from "../contract/index.js";
 
 export interface StopRequest {
   readonly signal: string;
@@ -17,18 +18,8 @@ export interface StopRequest {
  * signal must not wait for a round trip through the thread pool.
  */
 export function writeStopRequest(file: string, request: StopRequest): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const text = `${JSON.stringify(request, null, 2)}\n`;
-  try {
-    writeFileSync(tmp, text);
-  } catch (err) {
-    // The directory is made at start-up; only when something removed it since is it made here,
-    // keeping a mkdir off the common path between the SIGTERM and the forwarded signal.
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(tmp, text);
-  }
-  renameSync(tmp, file);
+  // The directory is made at start-up; only when something removed it since is it made here.
+  writeFileAtomicSync(file, `${JSON.stringify(request, null, 2)}\n`, { createDir: true });
 }
 
 /**

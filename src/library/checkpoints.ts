@@ -3,16 +3,17 @@ import { open, readdir, rename, rm, rmdir, mkdir, stat } from "node:fs/promises"
 import path from "node:path";
 import { fsyncDirectory } from "../contract/index.js";
 import { DEFAULT_COMMIT_MARKERS, selectCheckpoint } from "../artifacts/index.js";
+import { leftByGoneProcesses } from "../proc/index.js";
 
 /** trainguard's own commit marker: present means every other file of the checkpoint is on disk. */
 export const COMMIT_MARKER = DEFAULT_COMMIT_MARKERS[0] as string;
 
 /**
- * The markers that make a checkpoint complete for runTraining: saveCheckpoint's own always, with
- * the user's (`--commit-marker`) beside it; undefined leaves the artifacts' defaults.
+ * The markers that make a checkpoint complete when the user names their own (`commitMarkers`):
+ * theirs, and always trainguard's, which saveCheckpoint writes. Undefined: the default set.
  */
-export function checkpointMarkers(commitMarkers: readonly string[] | undefined): string[] | undefined {
-  return commitMarkers ? [...new Set([COMMIT_MARKER, ...commitMarkers])] : undefined;
+export function commitMarkersWith(userMarkers: readonly string[] | undefined): string[] | undefined {
+  return userMarkers ? [...new Set([COMMIT_MARKER, ...userMarkers])] : undefined;
 }
 /**
  * Where saves are staged: inside the checkpoint dir (same filesystem, so the final rename is atomic
@@ -104,19 +105,12 @@ export async function latestCheckpoint(checkpointDir: string, markers?: readonly
  */
 export async function removeStaleStaging(checkpointDir: string): Promise<string[]> {
   const stagingRoot = path.join(checkpointDir, STAGING_DIR);
-  let entries: string[];
-  try {
-    entries = await readdir(stagingRoot);
-  } catch {
-    return [];
-  }
-  const removed: string[] = [];
-  for (const entry of entries) {
+  const ownerOf = (entry: string): number | undefined => {
     const pid = Number(entry.split(".").at(-3));
-    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) continue;
-    await rm(path.join(stagingRoot, entry), { recursive: true, force: true });
-    removed.push(entry);
-  }
+    return Number.isInteger(pid) ? pid : undefined;
+  };
+  const removed = await leftByGoneProcesses(stagingRoot, ownerOf, { ownIsLeftover: true, unknownIsLeftover: true });
+  for (const entry of removed) await rm(path.join(stagingRoot, entry), { recursive: true, force: true });
   await removeIfEmpty(stagingRoot);
   return removed;
 }
@@ -153,15 +147,6 @@ async function fsyncTree(dir: string): Promise<void> {
 /** A concurrent save may still use it: only an empty staging root goes. */
 async function removeIfEmpty(dir: string): Promise<void> {
   await rmdir(dir).catch(() => undefined);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -8,7 +8,7 @@ import { FAILURE_REASON_VISIBLE_CHARS } from "../job/index.js";
  * innermost frames are what locate the bug.
  */
 export function trainErrorReason(error: unknown): string {
-  const { message, frames } = describeError(error);
+  const { message, frames } = messageAndFrames(error);
   const text = [message, frames].filter((part) => part !== "").join("\n");
   const room = FAILURE_REASON_VISIBLE_CHARS - 1;
   if (text.length <= room) return text;
@@ -18,7 +18,8 @@ export function trainErrorReason(error: unknown): string {
   return `${lastBreak > room / 2 ? cut.slice(0, lastBreak) : cut}\n...`;
 }
 
-function describeError(error: unknown): { message: string; frames: string } {
+/** The message (with the error's name when it says more) and the stack frames, for the failure file. */
+function messageAndFrames(error: unknown): { message: string; frames: string } {
   if (!(error instanceof Error)) {
     const message = typeof error === "string" ? error : safeJson(error);
     return { message: message.trim() === "" ? "training failed (an empty value was thrown)" : message.trim(), frames: "" };

@@ -3,7 +3,7 @@ import { runJob, type JobControl, type JobSetup, type StartedTraining, type Stop
 import type { Outcome } from "../job/index.js";
 import type { Logger } from "../log/index.js";
 import { CheckpointKeeper } from "./checkpoint-keeper.js";
-import { checkpointMarkers, removeStaleStaging } from "./checkpoints.js";
+import { commitMarkersWith, removeStaleStaging } from "./checkpoints.js";
 import { createContext, type TrainingContext } from "./context.js";
 import { trainErrorReason } from "./failure-reason.js";
 import { jobInfoFromConfig } from "./job-info.js";
@@ -18,7 +18,7 @@ import { StopState } from "./stop-state.js";
  * Stopped and Failed jobs, the process gone before the deadline).
  */
 export function runInProcess(train: TrainFunction, options: ResolvedOptions, listener: StopListener, log: Logger, env: NodeJS.ProcessEnv): Promise<TrainingResult> {
-  const markers = checkpointMarkers(options.commitMarkers);
+  const markers = commitMarkersWith(options.commitMarkers);
   return runJob({
     mlRoot: resolveMlRoot(options.mlRoot, env),
     graceSeconds: options.graceSeconds,

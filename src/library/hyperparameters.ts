@@ -1,4 +1,4 @@
-import { ConfigError, decodeHyperparameter } from "../contract/index.js";
+import { ConfigError, decodeHyperparameter, errorMessage } from "../contract/index.js";
 
 /** What a decimal number looks like when written by a person or by str()/json.dumps in Python. */
 const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
@@ -84,7 +84,7 @@ export class Hyperparameters {
     try {
       return JSON.parse(raw) as T;
     } catch (err) {
-      throw this.wrongType(name, raw, `JSON (${(err as Error).message})`);
+      throw this.wrongType(name, raw, `JSON (${errorMessage(err)})`);
     }
   }
 

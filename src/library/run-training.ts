@@ -1,5 +1,5 @@
 import path from "node:path";
-import { ConfigError, EXIT_CONFIG_ERROR, EXIT_INTERNAL_ERROR, resolveMlRoot } from "../contract/index.js";
+import { ConfigError, EXIT_CONFIG_ERROR, EXIT_INTERNAL_ERROR, errorMessage, resolveMlRoot } from "../contract/index.js";
 import { recordRefusedStart, writeFailureFile } from "../job/index.js";
 import { createLogger } from "../log/index.js";
 import { parseStopSignal } from "../options/index.js";
@@ -67,7 +67,7 @@ async function run(train: TrainFunction, options: TrainingOptions, listener: Sto
     log.error({ event: "library.error", err }, config ? (err as Error).message : "runTraining failed");
     const reason = config
       ? `trainguard: invalid configuration, the training function was not started.\n${(err as Error).message}`
-      : `trainguard: internal error: ${err instanceof Error ? err.message : String(err)}`;
+      : `trainguard: internal error: ${errorMessage(err)}`;
     await writeFailureFile(failureFile(resolved.mlRoot, env), reason).catch(() => undefined);
     return { status: "Failed", exitCode: config ? EXIT_CONFIG_ERROR : EXIT_INTERNAL_ERROR };
   }

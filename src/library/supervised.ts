@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { checkpointMarkers, removeStaleStaging } from "./checkpoints.js";
+import { commitMarkersWith, removeStaleStaging } from "./checkpoints.js";
 import { CheckpointKeeper } from "./checkpoint-keeper.js";
 import { createContext } from "./context.js";
 import { trainErrorReason } from "./failure-reason.js";
@@ -37,7 +37,7 @@ export async function runSupervised(train: TrainFunction, options: ResolvedOptio
   process.on("uncaughtExceptionMonitor", onUncaught);
   try {
     await removeStaleStaging(job.dirs.checkpoints);
-    const markers = checkpointMarkers(options.commitMarkers);
+    const markers = commitMarkersWith(options.commitMarkers);
     const checkpoints = new CheckpointKeeper(job.dirs.checkpoints, options.keep, markers);
     const ctx = createContext(job, stop, checkpoints, log.child({ scope: "train" }), true);
     log.info({ event: "library.start", mode: "supervised", jobName: job.jobName, resumeFrom: env.TRAINGUARD_RESUME_FROM || null }, "training function starting under trainguard");

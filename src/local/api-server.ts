@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "../log/index.js";
 import { ApiError, serializationError } from "./api-error.js";
 import { verifySignature, type Credentials } from "./sigv4-verify.js";
+import { errorMessage } from "../contract/index.js";
 
 /** Larger requests are refused before they are read into memory (CreateTrainingJob is a few KiB). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -87,7 +88,7 @@ function parseInput(body: Buffer): Record<string, unknown> {
   try {
     value = JSON.parse(body.toString("utf8"));
   } catch (err) {
-    throw serializationError(`Could not parse the request body as JSON: ${(err as Error).message}`);
+    throw serializationError(`Could not parse the request body as JSON: ${errorMessage(err)}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw serializationError("The request body must be a JSON object");
   return value as Record<string, unknown>;

@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { mlPaths } from "../contract/index.js";
-import type { JobStatusDocument } from "../job/index.js";
+import { mlPaths, type JobStatusDocument } from "../contract/index.js";
 import type { JobRecord } from "./job-record.js";
 import { hostTail } from "./log-read.js";
 import { describeResponse } from "./responses.js";

@@ -1,16 +1,10 @@
 /** What the platform keeps about one training job: the request as validated, and what happened. */
 
-export type JobStatus = "InProgress" | "Completed" | "Failed" | "Stopping" | "Stopped";
-export type JobSecondaryStatus =
-  | "Starting"
-  | "Downloading"
-  | "Training"
-  | "Stopping"
-  | "Uploading"
-  | "Stopped"
-  | "Completed"
-  | "Failed"
-  | "MaxRuntimeExceeded";
+import type { SecondaryStatus, TrainingJobStatus } from "../contract/index.js";
+
+export type JobStatus = TrainingJobStatus;
+/** The platform never reports Interrupted: it has no spot instances to lose. */
+export type JobSecondaryStatus = Exclude<SecondaryStatus, "Interrupted">;
 
 export interface Transition {
   readonly Status: JobSecondaryStatus;

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { verifyArchive } from "../artifacts/index.js";
-import { mlPaths } from "../contract/index.js";
+import { errorMessage, mlPaths } from "../contract/index.js";
 import type { ChildProcess } from "node:child_process";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "../log/index.js";
@@ -111,7 +111,7 @@ export class JobRunner {
         for (const host of names) await downloadChannels(this.mlRoot(job.name, host), request, this.s.s3, this.s.log);
       }
     } catch (err) {
-      return this.end(job, { status: "Failed", failureReason: `ClientError: ${(err as Error).message}`.slice(0, FAILURE_REASON_CHARS) });
+      return this.end(job, { status: "Failed", failureReason: `ClientError: ${errorMessage(err)}`.slice(0, FAILURE_REASON_CHARS) });
     }
     if (job.stopRequestedAt !== undefined) return this.finish(job, request);
     job.trainingStartTime = Date.now();
@@ -236,7 +236,7 @@ export class JobRunner {
       job.s3ModelArtifacts = uploaded.uri;
       job.artifact = { ...uploaded };
     } catch (err) {
-      return this.end(job, { status: "Failed", failureReason: `InternalServerError: uploading the model to ${request.outputPath} failed: ${(err as Error).message}`.slice(0, FAILURE_REASON_CHARS) });
+      return this.end(job, { status: "Failed", failureReason: `InternalServerError: uploading the model to ${request.outputPath} failed: ${errorMessage(err)}`.slice(0, FAILURE_REASON_CHARS) });
     }
     await this.end(job, outcome);
     await this.verify(job);

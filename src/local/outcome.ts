@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { mlPaths } from "../contract/index.js";
-import type { JobStatusDocument } from "../job/index.js";
+import { mlPaths, type JobStatusDocument } from "../contract/index.js";
 
 export interface Outcome {
   readonly status: "Completed" | "Failed" | "Stopped";

@@ -4,7 +4,8 @@ import type { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ProcessRef } from "./job-record.js";
-import { processTree, readProcStat, stillRunning } from "./procfs.js";
+import { readProcStat } from "../proc/index.js";
+import { processTree, stillRunning } from "./procfs.js";
 
 export interface Isolation {
   readonly kind: ProcessRef["isolation"];

@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { writeAtomically } from "../contract/index.js";
 
 /** The parts of s3rver 3.7's FilesystemStore that makePutObjectAtomic touches. */
 export interface S3rverStore {
@@ -23,10 +24,9 @@ export function makePutObjectAtomic(store: S3rverStore): void {
   store.putObject = async (object) => {
     const objectPath = store.getResourcePath(object.bucket, object.key, "object");
     await mkdir(path.dirname(objectPath), { recursive: true });
-    const tmp = `${objectPath}.${randomBytes(6).toString("hex")}.partial`;
-    const hash = createHash("md5");
-    let size = 0;
-    try {
+    return writeAtomically(objectPath, async (tmp) => {
+      const hash = createHash("md5");
+      let size = 0;
       if (Buffer.isBuffer(object.content)) {
         hash.update(object.content);
         size = object.content.length;
@@ -42,13 +42,9 @@ export function makePutObjectAtomic(store: S3rverStore): void {
         // pipeline rejects when the request is aborted, where s3rver's .pipe() chain hung forever.
         await pipeline(object.content, counter, createWriteStream(tmp));
       }
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
-    const md5 = hash.digest("hex");
-    await store.putMetadata(object.bucket, object.key, object.metadata, md5);
-    await rename(tmp, objectPath);
-    return { size, md5 };
+      const md5 = hash.digest("hex");
+      await store.putMetadata(object.bucket, object.key, object.metadata, md5);
+      return { size, md5 };
+    });
   };
 }

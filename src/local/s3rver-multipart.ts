@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, rm, unlink } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { writeAtomically } from "../contract/index.js";
 import type { S3rverStore } from "./s3rver-atomic.js";
 
 /** The multipart half of s3rver 3.7's FilesystemStore that completeMultipartLikeS3 replaces. */
@@ -50,17 +51,12 @@ export function completeMultipartLikeS3(store: S3rverMultipartStore): void {
     const ordered = [...parts].sort((a, b) => a.number - b.number);
     const objectPath = store.getResourcePath(bucket, key, "object");
     await mkdir(path.dirname(objectPath), { recursive: true });
-    const tmp = `${objectPath}.${randomBytes(6).toString("hex")}.partial`;
-    let size = 0;
-    try {
-      size = await joinParts(uploadDir, ordered, tmp);
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
     const etag = multipartEtag(ordered.map((p) => p.etag));
-    await store.putMetadata(bucket, key, metadata, etag);
-    await rename(tmp, objectPath);
+    const size = await writeAtomically(objectPath, async (tmp) => {
+      const joined = await joinParts(uploadDir, ordered, tmp);
+      await store.putMetadata(bucket, key, metadata, etag);
+      return joined;
+    });
     await rm(uploadDir, { recursive: true, force: true });
     return { size, md5: etag };
   };

@@ -1,3 +1,5 @@
+import { CodedError } from "../contract/index.js";
+
 /**
  * Why an upload did not produce an object. Whatever the code, nothing is visible under the key:
  * a multipart upload is aborted (or left unfinished where the server cannot abort), a local
@@ -11,10 +13,10 @@
  */
 export type UploadErrorCode = "DEADLINE" | "ABORTED" | "TRUNCATED" | "S3" | "IO";
 
-export class UploadError extends Error {
+export class UploadError extends CodedError<UploadErrorCode> {
   override readonly name = "UploadError";
   constructor(
-    readonly code: UploadErrorCode,
+    code: UploadErrorCode,
     message: string,
     /** The URI the object would have had. */
     readonly uri: string,
@@ -22,7 +24,7 @@ export class UploadError extends Error {
     readonly bytesRead: number,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }
 
@@ -32,18 +34,4 @@ export class ObjectNotFoundError extends Error {
   constructor(readonly uri: string) {
     super(`no object at ${uri}`);
   }
-}
-
-/**
- * One line for logs and messages. SDK errors carry the raw response and request metadata as
- * properties; logging the object could leak headers, so only name, code, status and message go out.
- */
-export function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const e = err as Error & { code?: unknown; $metadata?: { httpStatusCode?: number } };
-  const parts = [e.name];
-  if (typeof e.code === "string" && e.code !== e.name) parts.push(e.code);
-  const status = e.$metadata?.httpStatusCode;
-  if (status !== undefined) parts.push(`HTTP ${status}`);
-  return `${parts.join(" ")}: ${e.message}`.replace(/\s*\n\s*/g, " ");
 }

@@ -1,7 +1,8 @@
 import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { raceAbort } from "../async/index.js";
-import { UploadError, describeError } from "./errors.js";
+import { describeError } from "../contract/index.js";
+import { UploadError } from "./errors.js";
 
 export interface GuardOptions {
   readonly uri: string;
@@ -12,13 +13,6 @@ export interface GuardOptions {
   /** What the upload had done, for the DEADLINE message ("3 of 5 parts stored"). */
   readonly progress: () => string;
 }
-
-/** Below this, cancelling requests and aborting the upload cannot be relied on to fit. */
-const MIN_RESERVE_MS = 50;
-/** Enough for one AbortMultipartUpload round trip to a distant region. */
-const MAX_RESERVE_MS = 1_000;
-/** Without a deadline, cleanup requests still may not hang. */
-const CLEANUP_WITHOUT_DEADLINE_MS = 10_000;
 
 /**
  * The one place an upload learns that it must stop: at `deadline - reserve` or when the caller's
@@ -43,9 +37,8 @@ export class UploadGuard {
     const { deadline, signal } = opts;
     if (deadline !== undefined) {
       const now = Date.now();
-      const reserve = Math.min(MAX_RESERVE_MS, Math.max(MIN_RESERVE_MS, (deadline - now) * 0.1));
       this.deadline = deadline;
-      this.giveUpAt = deadline - reserve;
+      this.giveUpAt = deadline - giveUpReserveMs(deadline - now);
       // Already past: fail now, before the upload sends anything.
       if (this.giveUpAt <= now) this.fail(this.deadlineError());
       else this.timer = setTimeout(() => this.fail(this.deadlineError()), this.giveUpAt - now);
@@ -154,4 +147,16 @@ export class UploadGuard {
       cause: reason,
     });
   }
+}
+
+/** Below this, cancelling requests and aborting the upload cannot be relied on to fit. */
+const MIN_RESERVE_MS = 50;
+/** Enough for one AbortMultipartUpload round trip to a distant region. */
+const MAX_RESERVE_MS = 1_000;
+/** Without a deadline, cleanup requests still may not hang. */
+const CLEANUP_WITHOUT_DEADLINE_MS = 10_000;
+
+/** How long before its deadline an upload gives up, to cancel and clean up in time: a tenth of the time left, within bounds. */
+export function giveUpReserveMs(msLeft: number): number {
+  return Math.min(MAX_RESERVE_MS, Math.max(MIN_RESERVE_MS, msLeft * 0.1));
 }

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { ConfigError } from "../contract/index.js";
+import { ConfigError, errorMessage } from "../contract/index.js";
 import { checkKeySegments } from "./keys.js";
 
 /**
@@ -67,7 +67,7 @@ function parseFile(uri: string, source: string): StorageLocation {
   try {
     dir = fileURLToPath(url);
   } catch (err) {
-    throw new ConfigError(source, undefined, `${JSON.stringify(uri)}: ${(err as Error).message}`);
+    throw new ConfigError(source, undefined, `${JSON.stringify(uri)}: ${errorMessage(err)}`);
   }
   if (!path.isAbsolute(dir)) throw new ConfigError(source, undefined, `${JSON.stringify(uri)}: the path must be absolute`);
   dir = path.resolve(dir);

@@ -1,6 +1,7 @@
 import { jitteredBackoff } from "../async/index.js";
 import type { Logger } from "../log/index.js";
-import { UploadError, describeError } from "./errors.js";
+import { describeError } from "../contract/index.js";
+import { UploadError } from "./errors.js";
 import type { UploadGuard } from "./guard.js";
 
 const TRANSIENT_NAMES = new Set([

@@ -10,7 +10,8 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import type { Logger } from "../log/index.js";
-import { UploadError, describeError } from "./errors.js";
+import { describeError } from "../contract/index.js";
+import { UploadError } from "./errors.js";
 import { UploadGuard } from "./guard.js";
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, MAX_PARTS, MIN_PART_SIZE, PartReader, SourceSizeError, partSizeFor, type Part } from "./parts.js";
 import { withRetries, type RetryContext } from "./retry.js";

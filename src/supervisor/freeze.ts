@@ -1,4 +1,4 @@
-import { processStats } from "./proc-stat.js";
+import { processStats } from "../proc/index.js";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /**

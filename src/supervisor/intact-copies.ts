@@ -5,6 +5,7 @@ import { checkIntegrity, type IntactCopy } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
 
 import type { IntactBudget } from "../options/index.js";
+import { errorMessage } from "../contract/index.js";
 
 /**
  * Keeps the last complete version of each top-level file of a flat checkpoint dir. `torch.save`
@@ -45,7 +46,7 @@ export class IntactCopies {
       const wanted = this.pending.get(name) as number;
       this.pending.delete(name);
       return this.keep(name, wanted).catch((err: unknown) => {
-        this.log.warn({ event: "intact.error", path: name, err: err instanceof Error ? err.message : String(err) }, "could not keep an intact copy");
+        this.log.warn({ event: "intact.error", path: name, err: errorMessage(err) }, "could not keep an intact copy");
       });
     });
   }

@@ -1,4 +1,4 @@
-import { processStats } from "./proc-stat.js";
+import { processStats } from "../proc/index.js";
 import { createRequire } from "node:module";
 import type { Logger } from "../log/index.js";
 

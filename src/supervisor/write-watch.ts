@@ -1,6 +1,7 @@
 import { closeSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Logger } from "../log/index.js";
+import { errorMessage } from "../contract/index.js";
 
 const IN_MODIFY = 0x2;
 const IN_CLOSE_WRITE = 0x8;
@@ -62,7 +63,7 @@ export class WriteWatch {
       if (inotify.addWatch(fd, dir, IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE) < 0) throw new Error(`inotify_add_watch ${dir} failed`);
     } catch (err) {
       if (fd >= 0) closeSync(fd);
-      log.warn({ event: "watch.unavailable", dir, err: err instanceof Error ? err.message : String(err) }, "cannot watch the checkpoint dir for writes");
+      log.warn({ event: "watch.unavailable", dir, err: errorMessage(err) }, "cannot watch the checkpoint dir for writes");
       return undefined;
     }
     const watch = new WriteWatch(fd, log, onFinished);

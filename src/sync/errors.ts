@@ -1,16 +1,18 @@
+import { CodedError } from "../contract/index.js";
+
 /** Why a resume did not produce a checkpoint. */
 export type ResumeErrorCode = "UNSAFE_KEY" | "ABORTED" | "DEADLINE" | "CORRUPT";
 
-export class ResumeError extends Error {
+export class ResumeError extends CodedError<ResumeErrorCode> {
   override readonly name = "ResumeError";
   constructor(
-    readonly code: ResumeErrorCode,
+    code: ResumeErrorCode,
     message: string,
     /** The remote key to blame, when there is one. */
     readonly key?: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }
 

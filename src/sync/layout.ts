@@ -1,4 +1,4 @@
-import { ConfigError } from "../contract/index.js";
+import { ConfigError, errorMessage } from "../contract/index.js";
 import { safeRelativeKey, type ObjectEntry } from "../storage/index.js";
 
 /**
@@ -18,7 +18,7 @@ export function normalizePrefix(prefix: string, source: string): string {
   try {
     safeRelativeKey("", trimmed);
   } catch (err) {
-    throw new ConfigError(source, "prefix", (err as Error).message);
+    throw new ConfigError(source, "prefix", errorMessage(err));
   }
   return trimmed;
 }
@@ -52,7 +52,7 @@ export function groupListing(prefix: string, entries: readonly ObjectEntry[], on
     try {
       rel = safeRelativeKey(prefix, entry.key);
     } catch (err) {
-      onUnsafe(entry.key, (err as Error).message);
+      onUnsafe(entry.key, errorMessage(err));
       continue;
     }
     const slash = rel.indexOf("/");

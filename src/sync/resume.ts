@@ -4,9 +4,9 @@ import { copyFile, link, mkdir, open, readdir, rename, rm, stat, utimes } from "
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { DEFAULT_COMMIT_MARKERS } from "../artifacts/index.js";
-import { fsyncDirectory } from "../contract/index.js";
+import { describeError, errorMessage, fsyncDirectory } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
-import { describeError, safeRelativeKey, type ObjectStore } from "../storage/index.js";
+import { safeRelativeKey, type ObjectStore } from "../storage/index.js";
 import { Cancelled, DeadlineReached, ResumeError } from "./errors.js";
 import { HashingStream, hashHandle } from "./hashing.js";
 import { LOCAL_TEMP_PREFIX, NAME_ORDER, SYNC_INDEX_NAME, fileKey, groupListing, isMarker, listingPrefix, normalizePrefix } from "./layout.js";
@@ -179,7 +179,7 @@ function safeParts(uri: string, rel: string): string[] {
   try {
     return safeRelativeKey("", rel).split("/");
   } catch (err) {
-    throw new ResumeError("UNSAFE_KEY", `refusing ${uri}: the sync index names ${JSON.stringify(rel)}: ${(err as Error).message}`, rel);
+    throw new ResumeError("UNSAFE_KEY", `refusing ${uri}: the sync index names ${JSON.stringify(rel)}: ${errorMessage(err)}`, rel);
   }
 }
 

@@ -1,3 +1,5 @@
+import { errorMessage } from "../contract/index.js";
+
 /** What the sync index says about one file. */
 export interface IndexedFile {
   readonly path: string;
@@ -33,7 +35,7 @@ export function parseSyncIndex(text: string, name: string): SyncIndex | { proble
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return { problem: `not JSON: ${(err as Error).message}` };
+    return { problem: `not JSON: ${errorMessage(err)}` };
   }
   const v = value as Partial<Record<keyof SyncIndex, unknown>>;
   if (typeof v !== "object" || v === null || v.format !== SYNC_INDEX_FORMAT) return { problem: `format is not ${SYNC_INDEX_FORMAT}` };

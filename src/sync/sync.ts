@@ -1,7 +1,7 @@
 import { selectCheckpoint, DEFAULT_COMMIT_MARKERS } from "../artifacts/index.js";
-import { ConfigError } from "../contract/index.js";
+import { ConfigError, describeError } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
-import { describeError, type ObjectStore } from "../storage/index.js";
+import type { ObjectStore } from "../storage/index.js";
 import { Cancelled, DeadlineReached, LocalChanged } from "./errors.js";
 import { HashCache } from "./hashing.js";
 import { normalizePrefix } from "./layout.js";

@@ -1,3 +1,4 @@
+import type { CheckpointSyncFlush, CheckpointSyncLag } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 import type { ObjectStore } from "../storage/index.js";
 
@@ -31,49 +32,15 @@ export interface CheckpointSyncOptions {
   readonly retryDelayMs?: { readonly initial?: number; readonly max?: number };
 }
 
-export interface SyncLag {
-  /** Complete local checkpoints that are meant to be remote and are not (yet). */
-  readonly checkpoints: number;
-  /** Their bytes not yet stored under their own keys. */
-  readonly bytes: number;
-  readonly newestLocal?: string;
-  readonly newestRemote?: string;
-}
-
 export interface FlushOptions {
   /** Epoch ms: the flush settles by then, successful or not. */
   readonly deadline: number;
   readonly signal?: AbortSignal;
 }
 
-interface FlushCounts {
-  /** Checkpoint files sent during the flush (markers included, the sync index not). */
-  readonly files: number;
-  /** Bytes sent during the flush: those files plus the sync index. */
-  readonly bytes: number;
-  /** Files made remote by a server-side copy instead of an upload. */
-  readonly copiedFiles: number;
-  readonly ms: number;
-}
-
-export type FlushResult =
-  | (FlushCounts & {
-      readonly ok: true;
-      readonly checkpoint: string;
-      /** Files that were already remote with the same size and sha256. */
-      readonly skippedFiles: number;
-    })
-  | (FlushCounts & {
-      readonly ok: false;
-      /**
-       * DEADLINE / ABORTED: stopped before its marker was written, so no marker object vouches
-       * for it remotely (its files may be partly there; a later sync or flush completes them).
-       * NO_CHECKPOINT: nothing complete locally. ERROR: a failure that is not time.
-       */
-      readonly code: "DEADLINE" | "ABORTED" | "NO_CHECKPOINT" | "ERROR";
-      readonly checkpoint?: string;
-      readonly reason: string;
-    });
+/** Their shapes are status.json's, where the supervisor records them. */
+export type SyncLag = CheckpointSyncLag;
+export type FlushResult = CheckpointSyncFlush;
 
 export interface ResumeOptions {
   readonly store: ObjectStore;

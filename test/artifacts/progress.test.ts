@@ -1,9 +1,14 @@
 import { afterAll, describe, expect, it } from "vitest";
 import path from "node:path";
+import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import { packageCheckpoint, selectCheckpoint, type ProgressInfo } from "../../src/artifacts/index.js";
 import { commit, removeTempDirs, tempDir, textData, writeTree } from "./helpers.js";
 
 afterAll(removeTempDirs);
+
+/** Longer than the report interval (250 ms), shorter than the tee's stall window (10 s without a deadline). */
+const PAUSE_MS = 600;
 
 describe("progress", () => {
   it("reports bytes, total, rate and time left, at most 4 times a second, ending at the total", async () => {
@@ -13,6 +18,15 @@ describe("progress", () => {
     const sel = await selectCheckpoint(ck);
     if (sel.kind === "none") throw new Error(sel.reason);
     const seen: (ProgressInfo & { at: number })[] = [];
+    // A second consumer that starts reading only after a pause holds packaging back (the archive
+    // goes at the pace of its slower reader), so reports come mid-run however fast this machine is.
+    let consumed: Promise<void> = Promise.resolve();
+    const slowStart = (stream: Readable): void => {
+      consumed = (async () => {
+        await sleep(PAUSE_MS);
+        for await (const _chunk of stream);
+      })();
+    };
     const started = Date.now();
     const result = await packageCheckpoint(sel, {
       modelDir: await tempDir(),
@@ -21,8 +35,11 @@ describe("progress", () => {
       compression: "gzip",
       layout: "archive",
       onProgress: (p) => seen.push({ ...p, at: Date.now() }),
+      tee: slowStart,
     });
+    await consumed;
     const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(PAUSE_MS);
     expect(seen.length).toBeGreaterThan(1);
     expect(seen.length).toBeLessThanOrEqual(Math.ceil(elapsed / 250) + 1);
     for (let i = 1; i < seen.length; i++) {

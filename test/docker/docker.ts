@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect as globalExpect, type ExpectStatic } from "vitest";
+import type { JobStatusDocument } from "../../src/contract/index.js";
 import { EMBEDDED_S3_CREDENTIALS } from "../../src/local/index.js";
 import type { S3Fixture } from "../helpers/s3.js";
 import { STOPPED_WHILE_TRAINING } from "../helpers/assertions.js";
@@ -256,24 +257,8 @@ export async function waitForCheckpoints(root: string, count: number, timeoutMs 
   });
 }
 
-export interface StatusDocument {
-  TrainingJobName: string | null;
-  TrainingJobStatus: string;
-  SecondaryStatus: string;
-  transitions: { status: string; secondaryStatus: string; at: string }[];
-  stopRequestedAt: string | null;
-  deadline: string | null;
-  stopSignal: string | null;
-  exitCode: number | null;
-  signal: string | null;
-  escalated: boolean;
-  failureReason: string | null;
-  artifact: { path: string; bytes: number; sha256: string; checkpoint?: string } | null;
-  trainguardExitCode: number | null;
-}
-
-export async function readStatus(root: string): Promise<StatusDocument> {
-  return JSON.parse(await readFile(path.join(root, "output", "trainguard", "status.json"), "utf8")) as StatusDocument;
+export async function readStatus(root: string): Promise<JobStatusDocument> {
+  return JSON.parse(await readFile(path.join(root, "output", "trainguard", "status.json"), "utf8")) as JobStatusDocument;
 }
 
 /** The archive in the mounted model dir verifies (`trainguard verify`) and holds `checkpoint`, manifest last. */

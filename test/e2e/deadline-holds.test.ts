@@ -10,7 +10,8 @@ import path from "node:path";
 import { expect, it } from "vitest";
 import { disposeCase, runCase } from "../helpers/bad-input.js";
 import { FIXTURES, describeE2E } from "../helpers/e2e.js";
-import { ENTRY, startJob, type Job, type StatusDoc } from "../helpers/job.js";
+import type { JobStatusDocument } from "../../src/contract/index.js";
+import { ENTRY, startJob, type Job } from "../helpers/job.js";
 import { waitFor, withTimeout } from "../helpers/wait.js";
 import { scratchDir, verifyCli } from "../helpers/stop-path.js";
 
@@ -66,7 +67,7 @@ describeE2E("the deadline holds whatever a filesystem call does", () => {
     expect(at - sentAt).toBeLessThan(GRACE * 1000);
     expect(code, job.describe()).toBe(0);
     expect(endEvent(job)).toEqual({ status: "Stopped", exitCode: 0 });
-    expect((job.status() as unknown as { artifact: { uploadedTo: unknown } }).artifact.uploadedTo).toBeNull();
+    expect(job.status().artifact?.uploadedTo).toBeNull();
     expect(verifyCli(job.mlPath("model", "model.tar.gz")).code).toBe(0);
   });
 
@@ -129,7 +130,7 @@ describeE2E("the deadline holds whatever a filesystem call does", () => {
       expect(code, readFileSync(stderrFile, "utf8").slice(-3000)).toBe(0);
       const stderr = readFileSync(stderrFile, "utf8");
       expect(stderr).toMatch(/"event":"status\.write-failed","code":"ENOSPC"/);
-      expect((JSON.parse(readFileSync(path.join(statusDir, "status.json"), "utf8")) as StatusDoc).TrainingJobStatus).toBe("Stopped");
+      expect((JSON.parse(readFileSync(path.join(statusDir, "status.json"), "utf8")) as JobStatusDocument).TrainingJobStatus).toBe("Stopped");
       expect(verifyCli(path.join(ml, "model", "model.tar.gz")).code).toBe(0);
     } finally {
       execFileSync("umount", [statusDir]);

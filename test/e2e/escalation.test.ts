@@ -49,9 +49,8 @@ describeE2E("escalation: the algorithm ignores SIGTERM", () => {
       expect(requestedAt).toBeGreaterThanOrEqual(sentAt - 5);
       expect(deadline - requestedAt).toBe(GRACE * 1000);
       expect(deadline - checkpointDeadline).toBe(expectedReserveMs(GRACE)); // 1.5 s with --grace 3
-      // Killed at the checkpoint deadline: not before, and promptly after.
+      // Killed at the checkpoint deadline: not before it, and by the escalation (checked below).
       expect(killedAt).toBeGreaterThanOrEqual(checkpointDeadline - 20);
-      expect(killedAt).toBeLessThan(checkpointDeadline + 400);
       // trainguard itself is gone before the deadline.
       expect(exit.at).toBeLessThan(deadline);
       expect(exit.code).toBe(137);
@@ -70,7 +69,12 @@ describeE2E("escalation: the algorithm ignores SIGTERM", () => {
       expect(ms(status.endedAt)).toBeLessThan(deadline);
       expectEventOrder(job, ["algorithm.start", "stop.requested", "stop.forwarded", "algorithm.escalate", "algorithm.exit", "job.end"]);
       const escalate = job.eventsOf("algorithm.escalate")[0];
-      expect(ms(escalate?.time as string)).toBeGreaterThanOrEqual(checkpointDeadline - 20);
+      const escalatedAt = ms(escalate?.time as string);
+      expect(escalatedAt).toBeGreaterThanOrEqual(checkpointDeadline - 20);
+      // Alive until the escalation, dead before trainguard ended: the SIGKILL at the checkpoint
+      // deadline is what ended it (the clocks are the same machine's; 5 ms for rounding).
+      expect(killedAt).toBeGreaterThanOrEqual(escalatedAt - 5);
+      expect(killedAt).toBeLessThanOrEqual(exit.at);
       expect(algorithmProcesses(job)).toEqual([]);
     });
   }
@@ -101,11 +105,14 @@ describeE2E("process trees: children and grandchildren that ignore SIGTERM", () 
     // leader + 2 children + 4 grandchildren (one of them in its own session)
     expect(before.length, JSON.stringify(before)).toBeGreaterThanOrEqual(7);
 
-    const sentAt = job.signal("SIGTERM");
+    job.signal("SIGTERM");
     const exit = await job.waitExit();
     expect(exit.code).toBe(0);
     // The group members were killed when the leader exited, not at the checkpoint deadline.
-    expect(exit.at - sentAt).toBeLessThan(2_000);
+    const checkpointDeadline = job.stopRequest()?.checkpointDeadline;
+    expect(checkpointDeadline).toBeDefined();
+    expect(exit.at).toBeLessThan(ms(checkpointDeadline as string));
+    expect(job.eventsOf("algorithm.escalate")).toEqual([]);
     expect(job.status()).toMatchObject({ TrainingJobStatus: "Stopped", escalated: false, exitCode: 0, trainguardExitCode: 0 });
     expect(processesWithMarker(job.marker)).toEqual([]);
   });

@@ -5,13 +5,13 @@
  * The signal table in the README is this file's FORWARDED_SIGNALS and NOT_FORWARDED.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { constants as osConstants, tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { FORWARDED_SIGNALS, NOT_FORWARDED } from "../../src/supervisor/signals.js";
 import { FIXTURES, PYTHON, describeE2E } from "../helpers/e2e.js";
-import { ENTRY, startJob } from "../helpers/job.js";
+import { ENTRY, readStatus, startJob } from "../helpers/job.js";
 import { listeningTcpPorts } from "../helpers/procfs.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
@@ -49,10 +49,6 @@ async function inBatches<T>(count: number, width: number, task: (i: number) => P
   return results;
 }
 
-function readStatusJson(id: string): { TrainingJobStatus: string; exitCode: number | null; signal: string | null } {
-  return JSON.parse(readFileSync(path.join(scratch, id, "output", "trainguard", "status.json"), "utf8"));
-}
-
 function expectNoInspector(pid: number, stderr: string, allowedPorts: readonly number[] = []): void {
   expect(stderr).not.toContain("Debugger listening");
   expect(listeningTcpPorts(pid).filter((port) => !allowedPorts.includes(port))).toEqual([]);
@@ -62,8 +58,8 @@ describeE2E("PID-1 parity: exit statuses", () => {
   it("every exit status 0-255 of the algorithm is trainguard's exit status", async () => {
     const codes = await inBatches(256, 4, (status) => runAsPid1(`exit-${status}`, ["sh", "-c", `exit ${status}`]));
     expect(codes).toEqual(Array.from({ length: 256 }, (_, status) => status));
-    expect(readStatusJson("exit-0").TrainingJobStatus).toBe("Completed");
-    expect(readStatusJson("exit-255")).toMatchObject({ TrainingJobStatus: "Failed", exitCode: 255 });
+    expect(readStatus(path.join(scratch, "exit-0")).TrainingJobStatus).toBe("Completed");
+    expect(readStatus(path.join(scratch, "exit-255"))).toMatchObject({ TrainingJobStatus: "Failed", exitCode: 255 });
   }, 240_000);
 
   // Every signal whose default action ends a process, as Node names them (KILL included).
@@ -72,7 +68,7 @@ describeE2E("PID-1 parity: exit statuses", () => {
   it(`death of the algorithm by each of the ${DEADLY.length} deadly signals exits 128+N, status Failed with the signal named`, async () => {
     const codes = await inBatches(DEADLY.length, 4, (i) => runAsPid1(`death-${DEADLY[i]}`, ["sh", "-c", `ulimit -c 0; kill -${number(DEADLY[i] ?? "")} $$; sleep 5`]));
     expect(Object.fromEntries(DEADLY.map((name, i) => [name, codes[i]]))).toEqual(Object.fromEntries(DEADLY.map((name) => [name, 128 + number(name)])));
-    for (const name of DEADLY) expect(readStatusJson(`death-${name}`), name).toMatchObject({ TrainingJobStatus: "Failed", exitCode: null, signal: name });
+    for (const name of DEADLY) expect(readStatus(path.join(scratch, `death-${name}`)), name).toMatchObject({ TrainingJobStatus: "Failed", exitCode: null, signal: name });
   }, 120_000);
 });
 

@@ -21,7 +21,6 @@ import {
   treeDigest,
   verifyCli,
   writer,
-  type StopPathStatus,
 } from "../helpers/stop-path.js";
 
 /** Short budgets: an algorithm that ignores SIGTERM is SIGKILLed at grace - 2 s (the reserve floor). */
@@ -45,7 +44,7 @@ describeE2E("stop path: the newest complete checkpoint is packaged, never the on
     expect(exit.code).toBe(137);
     expect(existsSync(path.join(ckDir, "step-3", MARKER)), "the algorithm never committed step-3").toBe(false);
 
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status).toMatchObject({ TrainingJobStatus: "Stopped", SecondaryStatus: "Stopped", escalated: true, failureReason: null });
     const archive = job.mlPath("model", "model.tar.gz");
     expect(status.artifact).toMatchObject({ path: archive, checkpoint: "step-2", uploadedTo: null });
@@ -82,7 +81,7 @@ describeE2E("stop path: the newest complete checkpoint is packaged, never the on
     expect(exit.at - sentAt).toBeLessThan(GRACE * 1000);
     expect(exit.code).toBe(0);
 
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status.TrainingJobStatus).toBe("Stopped");
     const archive = job.mlPath("model", "model.tar.gz");
     expect(status.artifact?.path).toBe(archive);
@@ -110,7 +109,7 @@ describeE2E("stop path: the newest complete checkpoint is packaged, never the on
     expect(exit.code).toBe(137);
 
     const archive = job.mlPath("model", "model.tar.gz");
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status.TrainingJobStatus).toBe("Stopped");
     if (existsSync(archive)) {
       const verified = verifyCli(archive);
@@ -139,7 +138,7 @@ describeE2E("stop path: the newest complete checkpoint is packaged, never the on
     expect(exit.code).toBe(0);
 
     const modelDir = job.mlPath("model");
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status).toMatchObject({ TrainingJobStatus: "Stopped", failureReason: null });
     expect(status.artifact).toMatchObject({ checkpoint: "step-2", layout: "files", manifestPath: path.join(modelDir, MANIFEST) });
 

@@ -15,7 +15,7 @@ import { describeE2E } from "../helpers/e2e.js";
 import { startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.js";
 import { startJob, type Job } from "../helpers/job.js";
 import { useS3 } from "../helpers/s3.js";
-import { MARKER, MiB, digestPairs, readManifest, s3Env, sha256, treeDigest, writer, type StopPathStatus } from "../helpers/stop-path.js";
+import { MARKER, MiB, digestPairs, readManifest, s3Env, sha256, treeDigest, writer } from "../helpers/stop-path.js";
 
 const BUCKET = "ckpts";
 const GRACE = 8;
@@ -83,7 +83,7 @@ describeE2E("stop path: checkpoint sync during training, flush on stop, resume a
     await job.waitUntil(
       "the sync to have caught up with step-9",
       () => {
-        const lag = (job.readStatus() as unknown as StopPathStatus | undefined)?.checkpointSync?.lag;
+        const lag = job.readStatus()?.checkpointSync?.lag;
         return lag !== undefined && lag.checkpoints === 0 && lag.newestRemote === "step-9";
       },
       { timeoutMs: 20_000, intervalMs: 50 },
@@ -106,7 +106,7 @@ describeE2E("stop path: checkpoint sync during training, flush on stop, resume a
     expect(sinceTenth).toBeGreaterThanOrEqual(ONE_CHECKPOINT);
     expect(sinceTenth).toBeLessThanOrEqual(ONE_CHECKPOINT + SLACK);
 
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status.TrainingJobStatus).toBe("Stopped");
     expect(status.checkpointSync?.flush).toMatchObject({ ok: true, checkpoint: "step-10" });
     expect(status.checkpointSync?.flush?.bytes).toBeLessThanOrEqual(ONE_CHECKPOINT + SLACK);
@@ -145,14 +145,14 @@ describeE2E("stop path: checkpoint sync during training, flush on stop, resume a
     expect(digestPairs(got)).toEqual(digestPairs(step10));
     expect(readdirSync(ckDir)).toEqual(["step-10"]);
     await job.waitUntil("status Training", () => job.readStatus()?.SecondaryStatus === "Training");
-    expect((job.status() as unknown as StopPathStatus).resumedFrom).toBe("step-10");
+    expect(job.status().resumedFrom).toBe("step-10");
     expect(job.status().transitions.map((t) => t.secondaryStatus)).toContain("Downloading");
 
     const sentAt = job.signal("SIGTERM");
     const exit = await job.waitExit();
     expect(exit.at - sentAt).toBeLessThan(GRACE * 1000);
     expect(exit.code).toBe(0);
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status.TrainingJobStatus).toBe("Stopped");
     // Stopping right after a resume has nothing new to send: step-10 is already remote.
     expect(status.checkpointSync?.flush).toMatchObject({ ok: true, checkpoint: "step-10", files: 0 });
@@ -173,7 +173,7 @@ describeE2E("stop path: checkpoint sync during training, flush on stop, resume a
     const exit = await job.waitExit();
     expect(exit.at - sentAt).toBeLessThan(GRACE * 1000);
     expect(exit.code).toBe(0);
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status).toMatchObject({ TrainingJobStatus: "Stopped", failureReason: null });
     expect(status.artifact).toMatchObject({ checkpoint: "step-2", layout: "files" });
     expect(status.checkpointSync?.flush).toMatchObject({ ok: true, checkpoint: "step-2" });
@@ -195,7 +195,7 @@ describeE2E("stop path: checkpoint sync during training, flush on stop, resume a
     const job = syncJob(prefix, writer("resume"), {}, s3().endpoint);
     const exit = await job.waitExit(20_000);
     expect(exit.code).toBe(75);
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status.TrainingJobStatus).toBe("Failed");
     expect(status.failureReason).toContain(JSON.stringify(evil));
     expect(job.failureFile()).toContain(JSON.stringify(evil));
@@ -218,7 +218,7 @@ describeE2E("stop path: checkpoint sync during training, flush on stop, resume a
     expect(exit.at - sentAt).toBeLessThan(GRACE * 1000);
     // Stopped before the algorithm started: exits as an unhandled SIGTERM would.
     expect(exit.code).toBe(143);
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status.TrainingJobStatus).toBe("Stopped");
     expect(job.testFile("started"), "the algorithm was not started").toBeUndefined();
     expect(job.eventNames()).not.toContain("algorithm.start");

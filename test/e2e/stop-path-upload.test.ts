@@ -12,7 +12,7 @@ import { describeE2E } from "../helpers/e2e.js";
 import { startFaultProxy, match, type FaultProxy } from "../helpers/fault-proxy.js";
 import { startJob, type Job } from "../helpers/job.js";
 import { useS3 } from "../helpers/s3.js";
-import { MiB, fileSha256, readManifest, s3Env, scratchDir, sha256, verifyCli, writer, type StopPathStatus } from "../helpers/stop-path.js";
+import { MiB, fileSha256, readManifest, s3Env, scratchDir, sha256, verifyCli, writer } from "../helpers/stop-path.js";
 
 const BUCKET = "models";
 const PREFIX = "runs";
@@ -68,7 +68,7 @@ describeE2E("stop path: upload on stop (--output)", () => {
     expect(exit.at - sentAt).toBeLessThan(GRACE * 1000);
     expect(exit.code).toBe(0);
     const key = `${PREFIX}/${job.jobName}/output/model.tar.gz`;
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status).toMatchObject({ TrainingJobStatus: "Stopped", failureReason: null });
     expect(status.artifact).toMatchObject({ checkpoint: "step-1", uploadedTo: `s3://${BUCKET}/${key}` });
     expect(status.artifact?.uploadError).toBeUndefined();
@@ -84,7 +84,7 @@ describeE2E("stop path: upload on stop (--output)", () => {
     expect(exit.at - sentAt).toBeLessThan(GRACE * 1000);
     expect(exit.code).toBe(0);
     const uploaded = path.join(dir, job.jobName, "output", "model.tar.gz");
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status).toMatchObject({ TrainingJobStatus: "Stopped", failureReason: null });
     expect(status.artifact).toMatchObject({ checkpoint: "step-1", uploadedTo: pathToFileURL(uploaded).href });
     expect(fileSha256(uploaded)).toBe(fileSha256(job.mlPath("model", "model.tar.gz")));
@@ -110,7 +110,7 @@ describeE2E("stop path: upload on stop (--output)", () => {
     const local = job.mlPath("model", "model.tar.gz");
     const verified = verifyCli(local);
     expect(verified.code, `verify: ${verified.stdout}${verified.stderr}`).toBe(0);
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status.TrainingJobStatus).toBe("Stopped");
     expect(status.artifact).toMatchObject({ path: local, checkpoint: "step-1", uploadedTo: null });
     expect(status.artifact?.uploadError).toMatch(/DEADLINE/);
@@ -128,7 +128,7 @@ describeE2E("stop path: upload on stop (--output)", () => {
     expect(exit.at - sentAt, "trainguard exits before the stop deadline").toBeLessThan(GRACE * 1000);
     expect(await s3().headSize(BUCKET, `${PREFIX}/${job.jobName}/output/model.tar.gz`)).toBeUndefined();
     const local = job.mlPath("model", "model.tar.gz");
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status.TrainingJobStatus).toBe("Stopped");
     // Packaging 64 MiB to local disk takes a fraction of a second here; the upload is what is stuck.
     expect(status.failureReason ?? "", "the local packaging did not fail").not.toMatch(/Packaging the checkpoint failed/);
@@ -145,7 +145,7 @@ describeE2E("stop path: upload on stop (--output)", () => {
     expect(exit.code).toBe(0);
     expect(slowdowns.hits).toBe(2);
     const key = `${PREFIX}/${job.jobName}/output/model.tar.gz`;
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status).toMatchObject({ TrainingJobStatus: "Stopped", failureReason: null });
     expect(status.artifact).toMatchObject({ uploadedTo: `s3://${BUCKET}/${key}` });
     await expectUploadedArchive(job, key);
@@ -162,7 +162,7 @@ describeE2E("stop path: upload on stop (--output)", () => {
     expect(exit.at - sentAt).toBeLessThan(GRACE * 1000);
     expect(exit.code).toBe(0);
     const key = `${PREFIX}/${job.jobName}/output/algo-2/model.tar.gz`;
-    expect((job.status() as unknown as StopPathStatus).artifact).toMatchObject({ uploadedTo: `s3://${BUCKET}/${key}` });
+    expect(job.status().artifact).toMatchObject({ uploadedTo: `s3://${BUCKET}/${key}` });
     await expectUploadedArchive(job, key);
     expect((await s3().list(BUCKET, `${PREFIX}/${job.jobName}/`)).map((o) => o.key).sort()).toEqual([key, `${key}.manifest.json`]);
     expect(existsSync(job.mlPath("model", "model.tar.gz"))).toBe(true);

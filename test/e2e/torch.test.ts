@@ -9,7 +9,7 @@ import { expect, it } from "vitest";
 import { checkpointReserveMs } from "../../src/job/index.js";
 import { describeE2E } from "../helpers/e2e.js";
 import { REPO_ROOT, ms, startJob, type Job } from "../helpers/job.js";
-import { pythonStreamExtract, readManifest, scratchDir, verifyCli, type StopPathStatus } from "../helpers/stop-path.js";
+import { pythonStreamExtract, readManifest, scratchDir, verifyCli } from "../helpers/stop-path.js";
 import { TORCH_PYTHON, torchPython, torchSupport } from "../helpers/torch.js";
 
 const EXAMPLE = path.join(REPO_ROOT, "examples", "pytorch-train");
@@ -66,7 +66,7 @@ describeE2E("PyTorch: a torn model.pt is never the model", () => {
     expect(exit.code, job.describe()).toBe(143);
     // The signal cut the live file in half: what was on disk is not a model.
     expect(loads(live), "the live model.pt was torn by the signal").toBe(false);
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status).toMatchObject({ TrainingJobStatus: "Stopped", escalated: false, failureReason: null });
     expectModelPtIntact(job, HIDDEN);
     expect(job.eventsOf("artifact.intact-copy").map((e) => e.path)).toEqual(["model.pt"]);
@@ -81,7 +81,7 @@ describeE2E("PyTorch: a torn model.pt is never the model", () => {
     job.signal("SIGTERM");
     const exit = await job.waitExit();
     expect(exit.code, job.describe()).toBe(137);
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status).toMatchObject({ TrainingJobStatus: "Stopped", escalated: true });
     // Whatever moment the kill hit (the truncating open, mid-write, between saves), the model loads.
     expectModelPtIntact(job, HIDDEN);
@@ -107,7 +107,7 @@ describeE2E("PyTorch: checkpoints in step-N/ with the commit marker", () => {
     const reserve = ms(request.deadline) - ms(request.checkpointDeadline);
     expect(reserve).toBeGreaterThanOrEqual(checkpointReserveMs(bytes, GRACE * 1000));
     expect(reserve).toBeGreaterThan(2_000);
-    const status = job.status() as unknown as StopPathStatus;
+    const status = job.status();
     expect(status).toMatchObject({ TrainingJobStatus: "Stopped", failureReason: null });
     expect(status.artifact?.checkpoint).toMatch(/^step-\d+$/);
   }, 120_000);
@@ -121,7 +121,7 @@ describeE2E("PyTorch: checkpoints in step-N/ with the commit marker", () => {
     first.signal("SIGTERM");
     expect((await first.waitExit()).code, first.describe()).toBe(0);
     expect(first.stdout()).toContain("SIGTERM received");
-    const stopped = first.status() as unknown as StopPathStatus;
+    const stopped = first.status();
     expect(stopped.TrainingJobStatus).toBe("Stopped");
     const archive = first.mlPath("model", "model.tar.gz");
     const manifest = readManifest(`${archive}.manifest.json`);

@@ -1,5 +1,6 @@
 import { expect } from "vitest";
-import { ms, type Job, type StatusDoc } from "./job.js";
+import type { JobStatusDocument } from "../../src/contract/index.js";
+import { ms, type Job } from "./job.js";
 
 /** A job stopped while its algorithm trained, then packaged: the steps status.json goes through. */
 export const STOPPED_WHILE_TRAINING = [
@@ -19,7 +20,7 @@ export const FAILED_AFTER_TRAINING = [
 ] as const;
 
 /** The (status, secondaryStatus) steps of status.json, in order, with non-decreasing timestamps. */
-export function expectTransitions(status: StatusDoc, steps: ReadonlyArray<readonly [string, string]>): void {
+export function expectTransitions(status: JobStatusDocument, steps: ReadonlyArray<readonly [string, string]>): void {
   expect(status.transitions.map((t) => [t.status, t.secondaryStatus])).toEqual(steps.map((s) => [...s]));
   const times = status.transitions.map((t) => ms(t.at));
   for (let i = 1; i < times.length; i += 1) expect(times[i]).toBeGreaterThanOrEqual(times[i - 1] as number);

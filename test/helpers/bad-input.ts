@@ -8,7 +8,8 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ENTRY, readJson, readText, type StatusDoc } from "./job.js";
+import type { JobStatusDocument } from "../../src/contract/index.js";
+import { ENTRY, readJson, readText } from "./job.js";
 
 export interface CaseDirs {
   /** Scratch dir holding the ml-root and whatever a case needs beside it. */
@@ -36,7 +37,7 @@ export interface RunResult {
   readonly signal: NodeJS.Signals | null;
   readonly stderr: string;
   readonly failure: string | undefined;
-  readonly status: (StatusDoc & { trainguardExitCode: number | null }) | undefined;
+  readonly status: JobStatusDocument | undefined;
   readonly started: boolean;
   /** The model placed before the start, byte for byte, or what is there now. */
   readonly modelBefore: Buffer;

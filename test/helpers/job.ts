@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { onTestFinished } from "vitest";
+import type { JobStatusDocument } from "../../src/contract/index.js";
 import { isAlive, threadChildren } from "./procfs.js";
 import { sleepSync, waitFor, withTimeout, type WaitOptions } from "./wait.js";
 
@@ -54,31 +55,6 @@ export interface LogEvent {
   readonly time: string;
   readonly level: number;
   readonly [field: string]: unknown;
-}
-
-export interface StatusTransition {
-  readonly status: string;
-  readonly secondaryStatus: string;
-  readonly at: string;
-  readonly message?: string;
-}
-
-export interface StatusDoc {
-  readonly TrainingJobName: string | null;
-  readonly TrainingJobStatus: string;
-  readonly SecondaryStatus: string;
-  readonly transitions: readonly StatusTransition[];
-  readonly stopRequestedAt: string | null;
-  readonly stopSignal: string | null;
-  readonly deadline: string | null;
-  readonly checkpointDeadline: string | null;
-  readonly endedAt: string | null;
-  readonly pid: number | null;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  readonly escalated: boolean;
-  readonly failureReason: string | null;
-  readonly trainguardExitCode: number | null;
 }
 
 export interface StopRequestDoc {
@@ -268,11 +244,11 @@ export class Job {
     return path.join(this.testDir, ...parts);
   }
 
-  readStatus(): StatusDoc | undefined {
-    return readJson<StatusDoc>(this.mlPath("output", "trainguard", "status.json"));
+  readStatus(): JobStatusDocument | undefined {
+    return readJson<JobStatusDocument>(this.mlPath("output", "trainguard", "status.json"));
   }
 
-  status(): StatusDoc {
+  status(): JobStatusDocument {
     const status = this.readStatus();
     if (!status) throw new Error(`no status.json\n${this.describe()}`);
     return status;
@@ -398,6 +374,13 @@ export function readText(file: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** <ml-root>/output/trainguard/status.json; throws when there is none (or it is not JSON). */
+export function readStatus(mlRoot: string): JobStatusDocument {
+  const status = readJson<JobStatusDocument>(path.join(mlRoot, "output", "trainguard", "status.json"));
+  if (!status) throw new Error(`no status.json under ${mlRoot}`);
+  return status;
 }
 
 export function readJson<T>(file: string): T | undefined {

@@ -128,26 +128,3 @@ export function mtimeMs(file: string): number {
   return statSync(file).mtimeMs;
 }
 
-/** What the status file says about the artifact and the checkpoint sync (fields the harness's StatusDoc leaves out). */
-export interface StopPathStatus {
-  readonly TrainingJobStatus: string;
-  readonly SecondaryStatus: string;
-  readonly failureReason: string | null;
-  readonly exitCode: number | null;
-  readonly escalated: boolean;
-  readonly resumedFrom?: string | null;
-  readonly artifact: {
-    readonly path: string;
-    readonly bytes: number;
-    readonly sha256: string;
-    readonly uploadedTo: string | null;
-    readonly uploadError?: string;
-    readonly checkpoint?: string;
-    readonly layout?: string;
-    readonly manifestPath?: string;
-  } | null;
-  readonly checkpointSync: {
-    readonly lag?: { checkpoints: number; bytes: number; newestLocal?: string; newestRemote?: string };
-    readonly flush?: { ok: boolean; checkpoint?: string; bytes: number; files: number; code?: string; reason?: string };
-  } | null;
-}

@@ -77,7 +77,7 @@ describe("examples/node-train in-process: SIGTERM during an epoch, then resume",
     expect(checkpoints.complete.at(-1)).toBe(epochName(saved));
     // Uploaded as the supervisor would: <output>/<job>/output/model.tar.gz, and it verifies there too.
     const uploaded = path.join(output, "lib-in-process", "output", "model.tar.gz");
-    expect((status as unknown as { artifact: { uploadedTo: string } }).artifact.uploadedTo).toBe(`file://${uploaded}`);
+    expect(status.artifact?.uploadedTo).toBe(`file://${uploaded}`);
     expect((await verifyArchive(uploaded)).manifest?.checkpoint).toBe(epochName(saved));
     // The stop path's flush made the saved epoch remote.
     expect(checkpointEntries(remote).complete).toContain(epochName(saved));
@@ -115,7 +115,7 @@ describeE2E("examples/node-train under trainguard run as PID 1: SIGTERM during a
     const resumed = await again.waitExit(60_000);
     expect(resumed.code, again.describe()).toBe(0);
     expect(again.status()).toMatchObject({ TrainingJobStatus: "Completed", exitCode: 0 });
-    expect((again.status() as unknown as { resumedFrom: string | null }).resumedFrom).toBe(epochName(saved));
+    expect(again.status().resumedFrom).toBe(epochName(saved));
     expect(again.stdout()).not.toContain(`epoch ${saved}/${EPOCHS} started`);
     expect(again.stdout()).toContain(`epoch ${saved + 1}/${EPOCHS} started`);
     expect(sha256(again.mlPath("model", "weights.bin"))).toBe(baseline);

@@ -10,7 +10,9 @@ import path from "node:path";
 import { onTestFinished } from "vitest";
 import { verifyArchive } from "../../src/artifacts/index.js";
 import type { Manifest, VerifyReport } from "../../src/artifacts/index.js";
-import { REPO_ROOT, readJson, readText, type StatusDoc } from "../helpers/job.js";
+import { REPO_ROOT, readText } from "../helpers/job.js";
+
+export { readStatus } from "../helpers/job.js";
 import { waitFor, withTimeout } from "../helpers/wait.js";
 
 export const EXAMPLE = path.join(REPO_ROOT, "examples", "node-train", "train.mjs");
@@ -131,12 +133,6 @@ export class NodeRun {
 
 export function runNode(script: string, root: ScratchRoot, env?: Readonly<Record<string, string>>): NodeRun {
   return new NodeRun(script, { mlRoot: root.mlRoot, logDir: root.base, ...(env ? { env } : {}) });
-}
-
-export function readStatus(mlRoot: string): StatusDoc & { artifact: { path: string; checkpoint?: string } | null } {
-  const status = readJson<StatusDoc & { artifact: { path: string; checkpoint?: string } | null }>(path.join(mlRoot, "output", "trainguard", "status.json"));
-  if (!status) throw new Error(`no status.json under ${mlRoot}`);
-  return status;
 }
 
 export function failureFile(mlRoot: string): string | undefined {

@@ -3,6 +3,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { CreateTrainingJobCommand, StopTrainingJobCommand, type SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyArchive } from "../../src/artifacts/index.js";
+import { readStatus } from "../helpers/job.js";
 import { waitFor } from "../helpers/wait.js";
 import { e2eSupport } from "../helpers/e2e.js";
 import { algorithmImage, checkpointsOf, download, jobRequest, s3, sageMaker, startServe, tarEntry, uniqueName, waitForJob, type Serve } from "./helpers.js";
@@ -55,7 +56,7 @@ describe("jobs on the process backend", () => {
     await sm.send(new StopTrainingJobCommand({ TrainingJobName: name }));
     expect(await waitForJob(sm, name)).toMatchObject({ TrainingJobStatus: "Stopped" });
     // trainguard itself recorded the stop: it was not the platform's SIGKILL that ended the job.
-    const status = JSON.parse(await readFile(`${serve.dataDir}/jobs/${name}/algo-1/output/trainguard/status.json`, "utf8")) as { TrainingJobStatus: string };
+    const status = readStatus(`${serve.dataDir}/jobs/${name}/algo-1`);
     expect(status.TrainingJobStatus).toBe("Stopped");
   });
 
@@ -105,7 +106,7 @@ describe("jobs on the process backend", () => {
     expect(JSON.parse((await tarEntry(await download(serve, `s3://sagemaker-local/jobs/${name}/output/output.tar.gz`), "metrics.json")) ?? "null")).toEqual({ loss: 0.1 });
     // Under root, trainguard was PID 1 of the job's own PID namespace: the algorithm's pid counts
     // from there (after trainguard's own threads), far below any pid of the busy host.
-    const status = JSON.parse(await readFile(`${serve.dataDir}/jobs/${name}/algo-1/output/trainguard/status.json`, "utf8")) as { pid: number };
+    const status = readStatus(`${serve.dataDir}/jobs/${name}/algo-1`);
     if (e2eSupport.ok) expect(status.pid).toBeLessThan(64);
     else expect(serve.stderr()).toContain("jobs run in their own process group, not a PID namespace");
   });
