@@ -33,6 +33,10 @@ export interface ProcessRef {
 export interface HostRecord {
   readonly name: string;
   process?: ProcessRef;
+  /** The docker backend: the host's container (its id), found again by its labels after a restart. */
+  container?: string;
+  /** The container's exit code, once the engine reported it (the docker backend only). */
+  exitCode?: number;
   /** Epoch ms, fractional: when the platform's SIGTERM was sent to this host. */
   sigtermAt?: number;
 }

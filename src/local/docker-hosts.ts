@@ -1,0 +1,175 @@
+import { createHash } from "node:crypto";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "../log/index.js";
+import { docker, dockerOk } from "./docker-cli.js";
+import type { HostBackend, HostLaunch } from "./host-backend.js";
+import type { HostRecord, JobRecord } from "./job-record.js";
+import { startProcess } from "./process-backend.js";
+import type { ContainerImage, TrainingRequest } from "./training-request.js";
+
+/** The labels a container of the platform carries: a restarted `serve` finds its jobs' containers by them. */
+const LABEL = { job: "trainguard.job", host: "trainguard.host", dataDir: "trainguard.data-dir" } as const;
+/** As the process backend: a stop that comes while a host's trainguard is starting waits this long for it to listen. */
+const READY_WAIT_MS = 10_000;
+
+type ContainerHost = HostRecord & { container: string };
+const hasContainer = (h: HostRecord): h is ContainerHost => h.container !== undefined;
+
+/**
+ * The docker backend: each host is a container of a local image, `docker run <image> train` as
+ * SageMaker runs it, with the host's ml-root at /opt/ml, its name (algo-K) as host name, and the
+ * job's own network on which every host name resolves to its container. Containers are started
+ * detached and labelled (job, host, data dir): they run on while `serve` restarts, and the next
+ * `serve` follows them to their end with `docker wait`. They and the network are removed once
+ * the job's outcome is recorded (their output is in the host logs, their files in the ml-roots).
+ */
+export class DockerHosts implements HostBackend {
+  /** Names of this data dir's containers and networks carry this, so two data dirs never collide. */
+  private readonly tag: string;
+
+  private readonly dataDir: string;
+
+  constructor(
+    dataDir: string,
+    private readonly log: Logger,
+  ) {
+    this.dataDir = path.resolve(dataDir);
+    this.tag = createHash("sha256").update(dataDir).digest("hex").slice(0, 8);
+  }
+
+  /** No registry is reachable: an image must already be in the local engine, and is never pulled. */
+  async refuse(request: TrainingRequest): Promise<string | undefined> {
+    // --mount is comma-separated: a source path with a comma would be cut there.
+    if (this.dataDir.includes(",")) return `ClientError: the docker backend cannot mount a data dir whose path holds a comma (${this.dataDir}): start serve with another --data`;
+    const image = (request.container as ContainerImage).image;
+    const r = await docker(["image", "inspect", "--format", "{{.Id}}", image]);
+    if (r.code === 0) return undefined;
+    if (/no such image/i.test(r.stderr)) return `ClientError: the training image ${image} is not in the local Docker engine, and trainguard local pulls nothing: build or load it first (docker build -t ${image} ..., docker load)`;
+    return `ClientError: cannot check the training image ${image} with the local Docker engine: ${r.stderr.trim()}`;
+  }
+
+  async start(job: JobRecord, request: TrainingRequest, hosts: readonly HostLaunch[]): Promise<HostRecord[]> {
+    const found = await this.find(job.name);
+    const network = this.networkName(job.name);
+    if ((await docker(["network", "inspect", network])).code !== 0) {
+      await dockerOk(["network", "create", "--driver", "bridge", ...this.labels(job.name), network]);
+    }
+    const records: HostRecord[] = [];
+    try {
+      for (const h of hosts) {
+        // Found by its label: started by a `serve` that ended before it could record it.
+        const id = found.get(h.name) ?? (await this.run(job.name, request.container as ContainerImage, h, network));
+        records.push({ name: h.name, container: id });
+        if (!found.has(h.name)) this.followLogs(id, h);
+      }
+    } catch (err) {
+      await this.remove(job.name);
+      throw err;
+    }
+    return records;
+  }
+
+  private async run(job: string, image: ContainerImage, h: HostLaunch, network: string): Promise<string> {
+    const args = [
+      "run", "--detach", "--pull", "never",
+      "--name", `trainguard-${job}-${h.name}-${this.tag}`,
+      "--hostname", h.name, "--network", network, "--network-alias", h.name,
+      ...this.labels(job), "--label", `${LABEL.host}=${h.name}`,
+      "--mount", `type=bind,source=${path.resolve(h.mlRoot)},target=/opt/ml`,
+      ...Object.entries(h.env).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
+      // --entrypoint takes one word: the rest of ContainerEntrypoint goes first among the arguments.
+      ...(image.entrypoint !== undefined ? ["--entrypoint", image.entrypoint[0] as string] : []),
+      image.image,
+      ...(image.entrypoint?.slice(1) ?? []),
+      ...image.args,
+    ];
+    return dockerOk(args);
+  }
+
+  /** `docker logs -f` into the host's log writer, both detached: the output is recorded across a restart of `serve`, and the follower ends with the container. */
+  private followLogs(id: string, h: HostLaunch): void {
+    const follower = startProcess(["docker", "logs", "--follow", id], { PATH: process.env.PATH ?? "/usr/bin:/bin", ...passDockerEnv() }, h.log, { kind: "process-group" }, h.mlRoot);
+    follower.child.once("exit", (code) => {
+      if (code !== 0) this.log.warn({ event: "local.docker.logs", container: id, code }, `docker logs of ${h.name} ended with ${code}`);
+    });
+  }
+
+  private labels(job: string): string[] {
+    return ["--label", `${LABEL.job}=${job}`, "--label", `${LABEL.dataDir}=${this.dataDir}`];
+  }
+
+  private networkName(job: string): string {
+    return `trainguard-${job}-${this.tag}`;
+  }
+
+  /** The job's containers, by host name, from their labels. */
+  private async find(job: string): Promise<Map<string, string>> {
+    const out = await dockerOk(["ps", "--all", "--no-trunc", "--filter", `label=${LABEL.job}=${job}`, "--filter", `label=${LABEL.dataDir}=${this.dataDir}`, "--format", `{{.ID}} {{.Label "${LABEL.host}"}}`]);
+    return new Map(out.split("\n").filter((l) => l !== "").map((l) => [l.slice(l.indexOf(" ") + 1), l.slice(0, l.indexOf(" "))]));
+  }
+
+  async adopt(job: JobRecord): Promise<void> {
+    const found = await this.find(job.name);
+    for (const h of job.hosts ?? []) h.container ??= found.get(h.name);
+  }
+
+  async terminate(hosts: readonly HostRecord[], ready: (host: HostRecord) => () => boolean): Promise<(number | undefined)[]> {
+    return Promise.all(
+      hosts.map(async (h) => {
+        if (!hasContainer(h)) return undefined;
+        // trainguard as PID 1 drops a SIGTERM that comes before its handlers are attached, as `docker kill` would lose it.
+        const isReady = ready(h);
+        for (const giveUpAt = Date.now() + READY_WAIT_MS; !isReady() && Date.now() < giveUpAt; ) {
+          if (!(await this.running(h))) return undefined;
+          await sleep(20);
+        }
+        // The engine answers once the signal is delivered: the time it answered bounds the delivery from above.
+        const r = await docker(["kill", "--signal", "TERM", h.container]);
+        return r.code === 0 ? performance.timeOrigin + performance.now() : undefined;
+      }),
+    );
+  }
+
+  async running(host: HostRecord): Promise<boolean> {
+    if (!hasContainer(host)) return false;
+    const r = await docker(["inspect", "--format", "{{.State.Running}}", host.container]);
+    return r.code === 0 && r.stdout.trim() === "true";
+  }
+
+  async kill(host: HostRecord): Promise<void> {
+    if (hasContainer(host)) await docker(["kill", "--signal", "KILL", host.container]);
+  }
+
+  /** `docker wait` also answers at once for a container that ended while `serve` was down. */
+  async waitForExit(host: HostRecord): Promise<void> {
+    if (!hasContainer(host)) return;
+    for (;;) {
+      const r = await docker(["wait", host.container], 0);
+      if (r.code === 0) {
+        host.exitCode = Number(r.stdout.trim());
+        return;
+      }
+      if (/no such container/i.test(r.stderr)) return;
+      // The engine restarting, or busy: ask again.
+      this.log.warn({ event: "local.docker.wait", container: host.container, err: r.stderr.trim() }, `docker wait ${host.name}: ${r.stderr.trim()}`);
+      await sleep(1000);
+    }
+  }
+
+  async release(job: JobRecord): Promise<void> {
+    await this.remove(job.name);
+  }
+
+  private async remove(job: string): Promise<void> {
+    const ids = [...(await this.find(job)).values()];
+    if (ids.length > 0) await docker(["rm", "--force", ...ids]);
+    await docker(["network", "rm", this.networkName(job)]);
+  }
+}
+
+/** What the docker CLI reads from its environment to find the engine. */
+function passDockerEnv(): Record<string, string> {
+  const names = ["HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"];
+  return Object.fromEntries(names.flatMap((n) => (process.env[n] === undefined ? [] : [[n, process.env[n] as string]])));
+}
