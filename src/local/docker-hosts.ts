@@ -10,8 +10,12 @@ import type { ContainerImage, TrainingRequest } from "./training-request.js";
 
 /** The labels a container of the platform carries: a restarted `serve` finds its jobs' containers by them. */
 const LABEL = { job: "trainguard.job", host: "trainguard.host", dataDir: "trainguard.data-dir" } as const;
-/** As the process backend: a stop that comes while a host's trainguard is starting waits this long for it to listen. */
-const READY_WAIT_MS = 10_000;
+/**
+ * A stop that comes in a container's first seconds waits (until this long after its start) for
+ * its trainguard to listen. Not longer: an image without trainguard never says it listens, and
+ * gets its SIGTERM at once after that, as from `docker stop`.
+ */
+const READY_WAIT_MS = 5_000;
 
 type ContainerHost = HostRecord & { container: string };
 const hasContainer = (h: HostRecord): h is ContainerHost => h.container !== undefined;
@@ -114,21 +118,37 @@ export class DockerHosts implements HostBackend {
     for (const h of job.hosts ?? []) h.container ??= found.get(h.name);
   }
 
+  /**
+   * One `docker kill --signal TERM` for every host: the CLI sends the engine one request per
+   * container, concurrently, so the SIGTERMs reach the hosts within a few milliseconds (one CLI
+   * process per host spreads them over the tens of ms each takes to start). It waits until every
+   * host's trainguard listens (see READY_WAIT_MS): PID 1 drops a SIGTERM that comes before its
+   * handlers are attached, where `docker kill` would lose it. Each host's time is when the engine
+   * confirmed the delivery, an upper bound; trainguard records its own receipt in status.json.
+   */
   async terminate(hosts: readonly HostRecord[], ready: (host: HostRecord) => () => boolean): Promise<(number | undefined)[]> {
-    return Promise.all(
-      hosts.map(async (h) => {
-        if (!hasContainer(h)) return undefined;
-        // trainguard as PID 1 drops a SIGTERM that comes before its handlers are attached, as `docker kill` would lose it.
-        const isReady = ready(h);
-        for (const giveUpAt = Date.now() + READY_WAIT_MS; !isReady() && Date.now() < giveUpAt; ) {
-          if (!(await this.running(h))) return undefined;
-          await sleep(20);
-        }
-        // The engine answers once the signal is delivered: the time it answered bounds the delivery from above.
-        const r = await docker(["kill", "--signal", "TERM", h.container]);
-        return r.code === 0 ? performance.timeOrigin + performance.now() : undefined;
-      }),
-    );
+    const waiting = await Promise.all(hosts.map(async (h) => (hasContainer(h) && (await this.waitReady(h, ready(h))) ? h.container : undefined)));
+    const ids = waiting.flatMap((id) => (id === undefined ? [] : [id]));
+    if (ids.length === 0) return hosts.map(() => undefined);
+    const r = await docker(["kill", "--signal", "TERM", ...ids]);
+    const at = performance.timeOrigin + performance.now();
+    // It prints each container it signalled, as named; those it could not (ended meanwhile) are in stderr.
+    const signalled = new Set(r.stdout.split("\n").map((l) => l.trim()));
+    return waiting.map((id) => (id !== undefined && signalled.has(id) ? at : undefined));
+  }
+
+  /** True once `isReady()`, or READY_WAIT_MS after the container started; false when it is no longer running. */
+  private async waitReady(h: ContainerHost, isReady: () => boolean): Promise<boolean> {
+    if (isReady()) return true;
+    const r = await docker(["inspect", "--format", "{{.State.Running}} {{.State.StartedAt}}", h.container]);
+    const [running, startedAt] = r.stdout.trim().split(" ");
+    if (r.code !== 0 || running !== "true") return false;
+    const giveUpAt = Date.parse(startedAt ?? "") + READY_WAIT_MS;
+    while (!isReady() && Date.now() < giveUpAt) {
+      await sleep(20);
+      if (!(await this.running(h))) return false;
+    }
+    return true;
   }
 
   async running(host: HostRecord): Promise<boolean> {

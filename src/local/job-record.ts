@@ -37,7 +37,11 @@ export interface HostRecord {
   container?: string;
   /** The container's exit code, once the engine reported it (the docker backend only). */
   exitCode?: number;
-  /** Epoch ms, fractional: when the platform's SIGTERM was sent to this host. */
+  /**
+   * Epoch ms, fractional: when the platform's SIGTERM was sent to this host (process backend), or
+   * when the engine confirmed it for all the job's containers at once (docker backend: one
+   * `docker kill` for all; each host's trainguard records its own receipt in its status.json).
+   */
   sigtermAt?: number;
 }
 
