@@ -36,3 +36,9 @@ export async function dockerOk(args: readonly string[], timeoutMs?: number): Pro
   if (r.code !== 0) throw new Error(`docker ${args[0] ?? ""}: ${r.stderr.trim() || `exit code ${r.code}`}`);
   return r.stdout.trim();
 }
+
+/** The environment of a long-lived `docker` process (the log follower): what the CLI reads to find the engine. */
+export function dockerEnv(): Record<string, string> {
+  const names = ["PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"];
+  return Object.fromEntries(names.flatMap((n) => (process.env[n] === undefined ? [] : [[n, process.env[n] as string]])));
+}

@@ -2,14 +2,13 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../log/index.js";
-import { docker, dockerOk } from "./docker-cli.js";
+import { docker, dockerEnv, dockerOk } from "./docker-cli.js";
+import { findContainers, LABEL, labelArgs, removeContainers, removeEnded } from "./docker-labels.js";
 import type { HostBackend, HostLaunch } from "./host-backend.js";
 import type { HostRecord, JobRecord } from "./job-record.js";
 import { startProcess } from "./process-backend.js";
 import type { ContainerImage, TrainingRequest } from "./training-request.js";
 
-/** The labels a container of the platform carries: a restarted `serve` finds its jobs' containers by them. */
-const LABEL = { job: "trainguard.job", host: "trainguard.host", dataDir: "trainguard.data-dir" } as const;
 /**
  * A stop that comes in a container's first seconds waits (until this long after its start) for
  * its trainguard to listen. Not longer: an image without trainguard never says it listens, and
@@ -39,7 +38,7 @@ export class DockerHosts implements HostBackend {
     private readonly log: Logger,
   ) {
     this.dataDir = path.resolve(dataDir);
-    this.tag = createHash("sha256").update(dataDir).digest("hex").slice(0, 8);
+    this.tag = createHash("sha256").update(this.dataDir).digest("hex").slice(0, 8);
   }
 
   /** No registry is reachable: an image must already be in the local engine, and is never pulled. */
@@ -54,10 +53,10 @@ export class DockerHosts implements HostBackend {
   }
 
   async start(job: JobRecord, request: TrainingRequest, hosts: readonly HostLaunch[]): Promise<HostRecord[]> {
-    const found = await this.find(job.name);
+    const found = await findContainers(job.name, this.dataDir);
     const network = this.networkName(job.name);
     if ((await docker(["network", "inspect", network])).code !== 0) {
-      await dockerOk(["network", "create", "--driver", "bridge", ...this.labels(job.name), network]);
+      await dockerOk(["network", "create", "--driver", "bridge", ...labelArgs(job.name, this.dataDir), network]);
     }
     const records: HostRecord[] = [];
     try {
@@ -68,7 +67,7 @@ export class DockerHosts implements HostBackend {
         if (!found.has(h.name)) this.followLogs(id, h);
       }
     } catch (err) {
-      await this.remove(job.name);
+      await removeContainers(job.name, this.dataDir, network);
       throw err;
     }
     return records;
@@ -79,7 +78,7 @@ export class DockerHosts implements HostBackend {
       "run", "--detach", "--pull", "never",
       "--name", `trainguard-${job}-${h.name}-${this.tag}`,
       "--hostname", h.name, "--network", network, "--network-alias", h.name,
-      ...this.labels(job), "--label", `${LABEL.host}=${h.name}`,
+      ...labelArgs(job, this.dataDir), "--label", `${LABEL.host}=${h.name}`,
       "--mount", `type=bind,source=${path.resolve(h.mlRoot)},target=/opt/ml`,
       ...Object.entries(h.env).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
       // --entrypoint takes one word: the rest of ContainerEntrypoint goes first among the arguments.
@@ -93,28 +92,18 @@ export class DockerHosts implements HostBackend {
 
   /** `docker logs -f` into the host's log writer, both detached: the output is recorded across a restart of `serve`, and the follower ends with the container. */
   private followLogs(id: string, h: HostLaunch): void {
-    const follower = startProcess(["docker", "logs", "--follow", id], { PATH: process.env.PATH ?? "/usr/bin:/bin", ...passDockerEnv() }, h.log, { kind: "process-group" }, h.mlRoot);
+    const follower = startProcess(["docker", "logs", "--follow", id], dockerEnv(), h.log, { kind: "process-group" }, h.mlRoot);
     follower.child.once("exit", (code) => {
       if (code !== 0) this.log.warn({ event: "local.docker.logs", container: id, code }, `docker logs of ${h.name} ended with ${code}`);
     });
-  }
-
-  private labels(job: string): string[] {
-    return ["--label", `${LABEL.job}=${job}`, "--label", `${LABEL.dataDir}=${this.dataDir}`];
   }
 
   private networkName(job: string): string {
     return `trainguard-${job}-${this.tag}`;
   }
 
-  /** The job's containers, by host name, from their labels. */
-  private async find(job: string): Promise<Map<string, string>> {
-    const out = await dockerOk(["ps", "--all", "--no-trunc", "--filter", `label=${LABEL.job}=${job}`, "--filter", `label=${LABEL.dataDir}=${this.dataDir}`, "--format", `{{.ID}} {{.Label "${LABEL.host}"}}`]);
-    return new Map(out.split("\n").filter((l) => l !== "").map((l) => [l.slice(l.indexOf(" ") + 1), l.slice(0, l.indexOf(" "))]));
-  }
-
   async adopt(job: JobRecord): Promise<void> {
-    const found = await this.find(job.name);
+    const found = await findContainers(job.name, this.dataDir);
     for (const h of job.hosts ?? []) h.container ??= found.get(h.name);
   }
 
@@ -178,18 +167,11 @@ export class DockerHosts implements HostBackend {
   }
 
   async release(job: JobRecord): Promise<void> {
-    await this.remove(job.name);
+    await removeContainers(job.name, this.dataDir, this.networkName(job.name));
   }
 
-  private async remove(job: string): Promise<void> {
-    const ids = [...(await this.find(job)).values()];
-    if (ids.length > 0) await docker(["rm", "--force", ...ids]);
-    await docker(["network", "rm", this.networkName(job)]);
+  /** At start: what a `serve` that went down between recording a job's outcome and removing its containers left. */
+  removeEnded(ended: ReadonlySet<string>): Promise<void> {
+    return removeEnded(ended, this.dataDir);
   }
-}
-
-/** What the docker CLI reads from its environment to find the engine. */
-function passDockerEnv(): Record<string, string> {
-  const names = ["HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"];
-  return Object.fromEntries(names.flatMap((n) => (process.env[n] === undefined ? [] : [[n, process.env[n] as string]])));
 }

@@ -85,6 +85,12 @@ export class JobRunner {
       .catch((err: unknown) => this.s.log.error({ event: "local.job.error", job: job.name, err }, "job runner failed"));
   }
 
+  /** After a restart of `serve`: what the docker backend left of jobs that ended (none on a machine without docker). */
+  async sweep(jobs: readonly JobRecord[]): Promise<void> {
+    const ended = jobs.filter((j) => isEnded(j.status) && readTrainingRequest(j.request).container !== undefined);
+    if (ended.length > 0) await this.containers.removeEnded(new Set(ended.map((j) => j.name)));
+  }
+
   /** StopTrainingJob or MaxRuntimeInSeconds. Returns false when the job had already ended. */
   async stop(job: JobRecord, cause: NonNullable<JobRecord["stopCause"]>): Promise<boolean> {
     if (isEnded(job.status)) return false;

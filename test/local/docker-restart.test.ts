@@ -90,6 +90,7 @@ await describeWithDocker("trainguard local: docker containers across a restart o
       const report = await verifyArchive(await download(s, done.ModelArtifacts!.S3ModelArtifacts!));
       expect(report.problems).toEqual([]);
       expect(report.manifest?.checkpoint).toMatch(/^step-\d+$/);
+      await gone(name);
       sm.destroy();
     }, 120_000);
 
@@ -117,6 +118,7 @@ await describeWithDocker("trainguard local: docker containers across a restart o
       expect(finishedAt - stopAt).toBeGreaterThanOrEqual(5_000 - 50);
       expect(finishedAt - stopAt).toBeLessThan(5_000 + 3_000);
       expect((await checkpointsOf(s, name)).length).toBeGreaterThan(0);
+      await gone(name);
       sm.destroy();
     }, 120_000);
   });
