@@ -109,8 +109,8 @@ export class DockerHosts implements HostBackend {
 
   /**
    * One `docker kill --signal TERM` for every host: the CLI sends the engine one request per
-   * container, concurrently, so the SIGTERMs reach the hosts within a few milliseconds (one CLI
-   * process per host spreads them over the tens of ms each takes to start). It waits until every
+   * container, concurrently (receipt spread median 17 ms for 2 hosts on a loaded machine, against
+   * 28 ms with one CLI process per host: BENCHMARKS.md). It waits until every
    * host's trainguard listens (see READY_WAIT_MS): PID 1 drops a SIGTERM that comes before its
    * handlers are attached, where `docker kill` would lose it. Each host's time is when the engine
    * confirmed the delivery, an upper bound; trainguard records its own receipt in status.json.
