@@ -110,4 +110,21 @@ await describeWithDocker("trainguard local: the docker backend", [...EXAMPLES.ma
       return left.containers.length + left.networks.length === 0 ? true : undefined;
     }, { timeoutMs: 20_000, intervalMs: 200 });
   }, 150_000);
+
+  it("two hosts, one failing on its own (exit 3, no trainguard): Failed naming algo-2 and its exit code, algo-1 stopped", async () => {
+    const name = uniqueName("docker-fail");
+    // algo-2 fails at once; algo-1 runs trainguard (exec: it stays PID 1) until the platform stops it.
+    const script = 'if [ "$(hostname)" = algo-2 ]; then echo "algo-2 gives up" >&2; exit 3; fi; exec /opt/trainguard/bin/trainguard train';
+    const request = dockerJob(name, PYTHON_IMAGE, { steps: "10000", step_seconds: "0.5" }, 2);
+    await sm.send(new CreateTrainingJobCommand({ ...request, AlgorithmSpecification: { ...request.AlgorithmSpecification!, ContainerEntrypoint: ["/bin/sh", "-c", script] } }));
+    const done = await waitForJob(sm, name, undefined, 90_000);
+    expect(done).toMatchObject({ TrainingJobStatus: "Failed", SecondaryStatus: "Failed" });
+    expect(done.FailureReason).toBe("algo-2: AlgorithmError: the job's container exited with code 3 before trainguard recorded any status");
+    const job = await jobRecord(serve, name);
+    expect(job).toMatchObject({ failedHost: "algo-2" });
+    expect(job.hosts!.map((h) => h.exitCode)).toEqual([0, 3]);
+    expect(job.hosts![0]!.sigtermAt).toEqual(expect.any(Number));
+    expect(JSON.parse(await hostFile(serve, name, "algo-1", "output/trainguard/status.json"))).toMatchObject({ TrainingJobStatus: "Stopped" });
+    expect(await readFile(path.join(serve.dataDir, "jobs", name, "algo-2.log"), "utf8")).toMatch(/algo-2 stderr\| algo-2 gives up\n/);
+  }, 120_000);
 });
