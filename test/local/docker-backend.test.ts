@@ -4,7 +4,7 @@ import { CreateTrainingJobCommand, StopTrainingJobCommand, type SageMakerClient 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyArchive } from "../../src/artifacts/index.js";
 import { waitFor } from "../helpers/wait.js";
-import { describeWithDocker, dockerOk, hostFile, jobRecord, leftovers, NODE_IMAGE, PYTHON_IMAGE, PYTORCH_IMAGE } from "./docker-helpers.js";
+import { describeWithDocker, dockerOk, gone, hostFile, jobRecord, leftovers, NODE_IMAGE, PYTHON_IMAGE, PYTORCH_IMAGE } from "./docker-helpers.js";
 import { checkpointsOf, describeJob, download, jobRequest, sageMaker, startServe, uniqueName, waitForJob, type Serve } from "./helpers.js";
 
 let serve: Serve;
@@ -60,10 +60,7 @@ await describeWithDocker("trainguard local: the docker backend", [...EXAMPLES.ma
         const log = await readFile(path.join(serve.dataDir, "jobs", name, "algo-1.log"), "utf8");
         expect(log).toMatch(/^\S+Z algo-1 std(out|err)\| /m);
         expect(log).toContain(example.said);
-        await waitFor("the container and network to be removed", async () => {
-          const left = await leftovers(name);
-          return left.containers.length + left.networks.length === 0 ? true : undefined;
-        }, { timeoutMs: 20_000, intervalMs: 200 });
+        await gone(name);
       }, 150_000);
     }
   });
@@ -105,10 +102,7 @@ await describeWithDocker("trainguard local: the docker backend", [...EXAMPLES.ma
     const report = await verifyArchive(await download(serve, done.ModelArtifacts!.S3ModelArtifacts!));
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);
-    await waitFor("the containers and network to be removed", async () => {
-      const left = await leftovers(name);
-      return left.containers.length + left.networks.length === 0 ? true : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 200 });
+    await gone(name);
   }, 150_000);
 
   it("two hosts, one failing on its own (exit 3, no trainguard): Failed naming algo-2 and its exit code, algo-1 stopped", async () => {
@@ -126,5 +120,6 @@ await describeWithDocker("trainguard local: the docker backend", [...EXAMPLES.ma
     expect(job.hosts![0]!.sigtermAt).toEqual(expect.any(Number));
     expect(JSON.parse(await hostFile(serve, name, "algo-1", "output/trainguard/status.json"))).toMatchObject({ TrainingJobStatus: "Stopped" });
     expect(await readFile(path.join(serve.dataDir, "jobs", name, "algo-2.log"), "utf8")).toMatch(/algo-2 stderr\| algo-2 gives up\n/);
+    await gone(name);
   }, 120_000);
 });

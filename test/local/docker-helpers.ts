@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { JobRecord } from "../../src/local/job-record.js";
 import { docker } from "../docker/docker.js";
+import { waitFor } from "../helpers/wait.js";
 import type { Serve } from "./helpers.js";
 
 export { describeWithDocker, docker, dockerOk, PYTHON_IMAGE, SHELL_IMAGE, NODE_IMAGE, PYTORCH_IMAGE } from "../docker/docker.js";
@@ -21,4 +22,12 @@ export async function leftovers(name: string): Promise<{ containers: string[]; n
   const containers = (await docker(["ps", "--all", "--quiet", "--filter", `label=trainguard.job=${name}`])).stdout.split("\n").filter(Boolean);
   const networks = (await docker(["network", "ls", "--quiet", "--filter", `label=trainguard.job=${name}`])).stdout.split("\n").filter(Boolean);
   return { containers, networks };
+}
+
+/** Waits until the platform removed the job's containers and network (after recording its outcome). */
+export async function gone(name: string): Promise<void> {
+  await waitFor(`the containers and network of ${name} to be removed`, async () => {
+    const left = await leftovers(name);
+    return left.containers.length + left.networks.length === 0 ? true : undefined;
+  }, { timeoutMs: 20_000, intervalMs: 200 });
 }

@@ -4,7 +4,7 @@ import { CreateTrainingJobCommand, StopTrainingJobCommand } from "@aws-sdk/clien
 import { afterAll, describe, expect, it } from "vitest";
 import { verifyArchive } from "../../src/artifacts/index.js";
 import { waitFor } from "../helpers/wait.js";
-import { describeWithDocker, dockerOk, hostFile, jobRecord, leftovers, PYTHON_IMAGE, SHELL_IMAGE } from "./docker-helpers.js";
+import { describeWithDocker, dockerOk, gone, hostFile, jobRecord, PYTHON_IMAGE, SHELL_IMAGE } from "./docker-helpers.js";
 import { checkpointsOf, describeJob, download, jobRequest, sageMaker, startServe, uniqueName, waitForJob, type Serve } from "./helpers.js";
 
 const serves: Serve[] = [];
@@ -17,12 +17,6 @@ const dockerJob = (name: string, image: string, hps: Record<string, string>, ent
     AlgorithmSpecification: { TrainingImage: image, TrainingInputMode: "File", ...(entrypoint ? { ContainerEntrypoint: entrypoint } : {}) },
     HyperParameters: hps,
   });
-
-const gone = (name: string) =>
-  waitFor(`the containers and network of ${name} to be removed`, async () => {
-    const left = await leftovers(name);
-    return left.containers.length + left.networks.length === 0 ? true : undefined;
-  }, { timeoutMs: 20_000, intervalMs: 200 });
 
 await describeWithDocker("trainguard local: docker containers across a restart of serve, and the stop timeout", [PYTHON_IMAGE, SHELL_IMAGE], () => {
   it("containers run on while serve is down; the next serve finds them by label, follows the running one to its stop and records the end of the one that completed meanwhile", async () => {
