@@ -29,6 +29,7 @@ const MODULES = [
   "./local-api.mjs",
   "./intact-copy.mjs",
   "./local-hosts.mjs",
+  "./local-docker.mjs",
 ];
 
 function parseArgs(argv) {

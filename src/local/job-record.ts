@@ -27,7 +27,15 @@ export interface ProcessRef {
 export interface HostRecord {
   readonly name: string;
   process?: ProcessRef;
-  /** Epoch ms, fractional: when the platform's SIGTERM was sent to this host. */
+  /** The docker backend: the host's container (its id), found again by its labels after a restart. */
+  container?: string;
+  /** The container's exit code, once the engine reported it (the docker backend only). */
+  exitCode?: number;
+  /**
+   * Epoch ms, fractional: when the platform's SIGTERM was sent to this host (process backend), or
+   * when the engine confirmed it for all the job's containers at once (docker backend: one
+   * `docker kill` for all; each host's trainguard records its own receipt in its status.json).
+   */
   sigtermAt?: number;
 }
 

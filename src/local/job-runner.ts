@@ -2,16 +2,18 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { verifyArchive } from "../artifacts/index.js";
 import { errorMessage, mlPaths } from "../contract/index.js";
-import type { ChildProcess } from "node:child_process";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "../log/index.js";
 import { downloadChannels } from "./channels.js";
-import { hostNames, isEnded, transition, type HostRecord, type JobRecord, type ProcessRef } from "./job-record.js";
+import { DockerHosts } from "./docker-hosts.js";
+import type { HostBackend } from "./host-backend.js";
+import { hostNames, isEnded, transition, type HostRecord, type JobRecord } from "./job-record.js";
 import { prepareMlRoot } from "./ml-config.js";
 import { MergeClash } from "./model-merge.js";
 import { FAILURE_REASON_CHARS, readOutcome, type Outcome } from "./outcome.js";
 import { mergeOutputs, uploadOutputs } from "./output-upload.js";
-import { killJob, sendStop, signalAllReady, startProcess, stillRunningRef, waitForExit, type Isolation } from "./process-backend.js";
+import type { Isolation } from "./process-backend.js";
+import { ProcessHosts } from "./process-hosts.js";
 import type { JobRegistry } from "./registry.js";
 import { readTrainingRequest, type TrainingRequest } from "./training-request.js";
 
@@ -20,7 +22,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export interface RunnerSettings {
   readonly registry: JobRegistry;
   readonly s3: S3Client;
-  /** What every job's process gets besides its own variables: PATH, the S3 endpoint and keys. */
+  /** What every job's process gets besides its own variables: PATH, the S3 endpoint and keys (not containers: they have their image's). */
   readonly baseEnv: Readonly<Record<string, string>>;
   readonly isolation: Isolation;
   readonly stopTimeoutMs: number;
@@ -33,7 +35,8 @@ export interface RunnerSettings {
 
 /**
  * Plays SageMaker's part for each job: Starting, Downloading (S3 channels, for every host),
- * Training (one process per host, algo-1 ... algo-N), Stopping (SIGTERM to every host at once,
+ * Training (one process or container per host, algo-1 ... algo-N, on the backend the image
+ * asks for: a file:// image runs as processes, any other as Docker containers), Stopping (SIGTERM to every host at once,
  * SIGKILL after the stop timeout), Uploading (the hosts' model dirs merged into model.tar.gz, and
  * output.tar.gz), then Completed, Failed or Stopped. A host that fails on its own fails the job:
  * the others get SIGTERM, as SageMaker ends the other instances. Every change is written to the
@@ -42,8 +45,17 @@ export interface RunnerSettings {
 export class JobRunner {
   private readonly timers = new Map<string, NodeJS.Timeout[]>();
   private readonly finishing = new Map<string, Promise<void>>();
+  private readonly processes: ProcessHosts;
+  private readonly containers: DockerHosts;
 
-  constructor(private readonly s: RunnerSettings) {}
+  constructor(private readonly s: RunnerSettings) {
+    this.processes = new ProcessHosts(s.isolation, s.trainguard, s.baseEnv);
+    this.containers = new DockerHosts(s.registry.dataDir, s.log);
+  }
+
+  private backend(job: JobRecord): HostBackend {
+    return readTrainingRequest(job.request).container === undefined ? this.processes : this.containers;
+  }
 
   /** A host's ml-root, its /opt/ml. */
   mlRoot(name: string, host: string): string {
@@ -64,8 +76,19 @@ export class JobRunner {
   resume(job: JobRecord): void {
     if (isEnded(job.status)) return;
     if (job.hosts === undefined) return this.start(job);
-    this.arm(job);
-    void this.follow(job, new Map()).catch((err: unknown) => this.s.log.error({ event: "local.job.error", job: job.name, err }, "job runner failed"));
+    void this.backend(job)
+      .adopt(job)
+      .then(() => {
+        this.arm(job);
+        return this.follow(job);
+      })
+      .catch((err: unknown) => this.s.log.error({ event: "local.job.error", job: job.name, err }, "job runner failed"));
+  }
+
+  /** After a restart of `serve`: what the docker backend left of jobs that ended (none on a machine without docker). */
+  async sweep(jobs: readonly JobRecord[]): Promise<void> {
+    const ended = jobs.filter((j) => isEnded(j.status) && readTrainingRequest(j.request).container !== undefined);
+    if (ended.length > 0) await this.containers.removeEnded(new Set(ended.map((j) => j.name)));
   }
 
   /** StopTrainingJob or MaxRuntimeInSeconds. Returns false when the job had already ended. */
@@ -86,15 +109,11 @@ export class JobRunner {
 
   /** SIGTERM to every host given, all at once: none waits for another to be signalled. */
   private async terminate(job: JobRecord, hosts: readonly HostRecord[]): Promise<void> {
-    const running = hosts.filter((h): h is HostRecord & { process: ProcessRef } => h.process !== undefined);
-    const sentAt = signalAllReady(running.map((h) => ({ ref: h.process, ready: this.listening(job.name, h.name) })), "SIGTERM");
-    await Promise.all(
-      running.map(async (h, i) => {
-        // A host still starting is signalled once trainguard listens (sendStop waits for it).
-        const at = sentAt[i] ?? (await sendStop(h.process, "SIGTERM", this.listening(job.name, h.name)));
-        if (at !== undefined) h.sigtermAt ??= at;
-      }),
-    );
+    const sentAt = await this.backend(job).terminate(hosts, (h) => this.listening(job.name, h.name));
+    hosts.forEach((h, i) => {
+      const at = sentAt[i];
+      if (at !== undefined) h.sigtermAt ??= at;
+    });
     const sent = hosts.flatMap((h) => (h.sigtermAt === undefined ? [] : [h.sigtermAt]));
     if (sent.length > 1) this.s.log.info({ event: "local.job.sigterm", job: job.name, spreadMs: Math.max(...sent) - Math.min(...sent) }, `SIGTERM reached ${sent.length} hosts`);
     await this.s.registry.save(job);
@@ -103,7 +122,10 @@ export class JobRunner {
   private async run(job: JobRecord): Promise<void> {
     const request = readTrainingRequest(job.request);
     const names = hostNames(request.instanceCount);
+    const backend = this.backend(job);
     try {
+      const refused = await backend.refuse(request);
+      if (refused !== undefined) return this.end(job, { status: "Failed", failureReason: refused.slice(0, FAILURE_REASON_CHARS) });
       for (const host of names) await prepareMlRoot(this.mlRoot(job.name, host), request, host, names);
       if (request.channels.length > 0 && job.stopRequestedAt === undefined) {
         await this.set(job, "Downloading");
@@ -116,20 +138,24 @@ export class JobRunner {
     if (job.stopRequestedAt !== undefined) return this.finish(job, request);
     job.trainingStartTime = Date.now();
     await this.set(job, "Training");
-    const children = new Map<string, ChildProcess>();
-    job.hosts = names.map((host) => {
-      const mlRoot = this.mlRoot(job.name, host);
-      const log = { file: this.logFile(job.name, host), host, maxBytes: this.s.logMaxBytes };
-      const started = startProcess(this.s.trainguard, this.hostEnv(job, request, mlRoot), log, this.s.isolation, mlRoot);
-      children.set(host, started.child);
-      return { name: host, process: started.ref };
-    });
+    const launches = names.map((host) => ({
+      name: host,
+      mlRoot: this.mlRoot(job.name, host),
+      log: { file: this.logFile(job.name, host), host, maxBytes: this.s.logMaxBytes },
+      env: this.hostEnv(job, request),
+    }));
+    try {
+      job.hosts = await backend.start(job, request, launches);
+    } catch (err) {
+      return this.end(job, { status: "Failed", failureReason: `InternalServerError: could not start the job's hosts: ${(err as Error).message}`.slice(0, FAILURE_REASON_CHARS) });
+    }
     await this.s.registry.save(job);
-    this.s.log.info({ event: "local.job.start", job: job.name, pids: job.hosts.map((h) => h.process?.pid), isolation: this.s.isolation.kind }, `started ${job.name} on ${names.length} host(s)`);
+    const refs = job.hosts.map((h) => h.container ?? h.process?.pid);
+    this.s.log.info({ event: "local.job.start", job: job.name, hosts: refs, backend: request.container === undefined ? this.s.isolation.kind : "docker" }, `started ${job.name} on ${names.length} host(s)`);
     // A stop that came while the processes were being started has not reached them yet.
     if (job.stopRequestedAt !== undefined) await this.terminate(job, job.hosts);
     this.arm(job);
-    await this.follow(job, children);
+    await this.follow(job);
   }
 
   /** trainguard writes its status.json only after its signal handlers are attached. */
@@ -138,15 +164,13 @@ export class JobRunner {
     return () => existsSync(statusFile);
   }
 
-  private hostEnv(job: JobRecord, request: TrainingRequest, mlRoot: string): NodeJS.ProcessEnv {
+  /** What SageMaker gives a container (the request's Environment, the job's name and ARN), and trainguard's budget: the platform's stop timeout. */
+  private hostEnv(job: JobRecord, request: TrainingRequest): Record<string, string> {
     return {
-      ...this.s.baseEnv,
       TRAINGUARD_GRACE: String(this.s.stopTimeoutMs / 1000),
       ...request.environment,
       TRAINING_JOB_NAME: job.name,
       TRAINING_JOB_ARN: job.arn,
-      TRAINGUARD_COMMAND: JSON.stringify(request.argv),
-      TRAINGUARD_ML_ROOT: mlRoot,
     };
   }
 
@@ -166,12 +190,15 @@ export class JobRunner {
     const terminatedAt = job.stopRequestedAt ?? job.haltRequestedAt;
     if (terminatedAt !== undefined && job.hosts !== undefined) {
       const hosts = job.hosts;
+      const backend = this.backend(job);
       at(terminatedAt + this.s.stopTimeoutMs, () => {
-        for (const h of hosts) {
-          if (h.process === undefined || !stillRunningRef(h.process)) continue;
-          this.s.log.warn({ event: "local.job.kill", job: job.name, host: h.name }, `${job.name} ${h.name} still running ${this.s.stopTimeoutMs / 1000} s after SIGTERM: SIGKILL`);
-          killJob(h.process);
-        }
+        void Promise.all(
+          hosts.map(async (h) => {
+            if (!(await backend.running(h))) return;
+            this.s.log.warn({ event: "local.job.kill", job: job.name, host: h.name }, `${job.name} ${h.name} still running ${this.s.stopTimeoutMs / 1000} s after SIGTERM: SIGKILL`);
+            await backend.kill(h);
+          }),
+        );
       });
     }
     this.timers.set(job.name, timers);
@@ -182,10 +209,11 @@ export class JobRunner {
     this.timers.delete(name);
   }
 
-  private async follow(job: JobRecord, children: ReadonlyMap<string, ChildProcess>): Promise<void> {
+  private async follow(job: JobRecord): Promise<void> {
+    const backend = this.backend(job);
     await Promise.all(
       (job.hosts ?? []).map(async (h) => {
-        if (h.process !== undefined) await waitForExit(h.process, children.get(h.name));
+        await backend.waitForExit(h);
         await this.hostEnded(job, h);
       }),
     );
@@ -196,12 +224,14 @@ export class JobRunner {
   /** The first host to fail on its own (not stopped) ends the others: SageMaker does not run a job on after an instance failed. */
   private async hostEnded(job: JobRecord, host: HostRecord): Promise<void> {
     if (job.stopRequestedAt !== undefined || job.failedHost !== undefined) return;
-    const outcome = await readOutcome(this.mlRoot(job.name, host.name), false);
+    const outcome = await readOutcome(this.mlRoot(job.name, host.name), false, host.exitCode);
     if (outcome.status !== "Failed" || job.failedHost !== undefined) return;
     job.failedHost = host.name;
     job.haltRequestedAt = Date.now();
     await this.s.registry.save(job);
-    const others = (job.hosts ?? []).filter((h) => h !== host && h.process !== undefined && stillRunningRef(h.process));
+    const backend = this.backend(job);
+    const others = [];
+    for (const h of job.hosts ?? []) if (h !== host && (await backend.running(h))) others.push(h);
     if (others.length === 0) return;
     this.s.log.info({ event: "local.job.halt", job: job.name, failed: host.name }, `${host.name} of ${job.name} failed: stopping the other hosts`);
     await this.terminate(job, others);
@@ -211,7 +241,10 @@ export class JobRunner {
   private finish(job: JobRecord, request: TrainingRequest): Promise<void> {
     let running = this.finishing.get(job.name);
     if (running === undefined) {
-      running = this.upload(job, request).finally(() => this.finishing.delete(job.name));
+      // The hosts' containers go only once the outcome is recorded, whichever way the upload ended.
+      running = this.upload(job, request)
+        .finally(() => this.backend(job).release(job))
+        .finally(() => this.finishing.delete(job.name));
       this.finishing.set(job.name, running);
     }
     return running;
@@ -258,7 +291,8 @@ export class JobRunner {
   /** Stopped when asked to stop; else Failed when a host failed (named first), Stopped when one was stopped by other means, Completed when all completed. */
   private async jobOutcome(job: JobRecord, names: readonly string[]): Promise<Outcome> {
     const stopRequested = job.stopRequestedAt !== undefined;
-    const outcomes = await Promise.all(names.map(async (host) => ({ host, ...(await readOutcome(this.mlRoot(job.name, host), stopRequested)) })));
+    const exitCodes = new Map((job.hosts ?? []).map((h) => [h.name, h.exitCode]));
+    const outcomes = await Promise.all(names.map(async (host) => ({ host, ...(await readOutcome(this.mlRoot(job.name, host), stopRequested, exitCodes.get(host))) })));
     if (stopRequested) return { status: "Stopped" };
     const failed = outcomes.find((o) => o.host === job.failedHost) ?? outcomes.find((o) => o.status === "Failed");
     if (failed !== undefined) {

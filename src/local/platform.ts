@@ -78,6 +78,7 @@ export async function startLocalPlatform(opts: LocalPlatformOptions): Promise<Lo
     log: opts.log,
   });
   for (const job of registry.all()) runner.resume(job);
+  void runner.sweep(registry.all()).catch((err: unknown) => opts.log.warn({ event: "local.docker.sweep", err }, "could not remove the containers of ended jobs"));
   let server: Server;
   let endpoint: string;
   const consoleToken = randomBytes(24).toString("base64url");

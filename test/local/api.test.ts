@@ -137,8 +137,9 @@ describe("CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs", () => {
   });
 
   it("refuses what it cannot run, saying why", async () => {
-    const docker = await refusal(sm.send(new CreateTrainingJobCommand(jobRequest(uniqueName("docker"), "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:latest", "train"))));
-    expect(docker).toMatchObject({ name: "ValidationException", status: 400, message: expect.stringContaining("file:///absolute/path/to/executable") });
+    // Read by the docker CLI as an option, were it passed on: neither a file:// path nor an image.
+    const option = await refusal(sm.send(new CreateTrainingJobCommand(jobRequest(uniqueName("docker"), "--privileged", "train"))));
+    expect(option).toMatchObject({ name: "ValidationException", status: 400, message: expect.stringContaining("is neither file:///absolute/path/to/executable nor a Docker image reference") });
     const badRole = await refusal(sm.send(new CreateTrainingJobCommand({ ...jobRequest(uniqueName("role"), image, "train"), RoleArn: "not-an-arn-at-all-really" })));
     expect(badRole.message).toMatch(/^1 validation error detected: Value 'not-an-arn-at-all-really' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern/);
     const twoErrors = await refusal(sm.send(new CreateTrainingJobCommand({ ...jobRequest(uniqueName("two"), image, "train"), OutputDataConfig: { S3OutputPath: "s3://sagemaker-local/x", CompressionType: "ZIP" as never }, StoppingCondition: { MaxRuntimeInSeconds: 0 } })));

@@ -44,7 +44,7 @@ describe("validateInput: the service's constraint messages", () => {
   });
 });
 
-describe("readTrainingRequest: what the process backend runs", () => {
+describe("readTrainingRequest: what the process and docker backends run", () => {
   const base = { TrainingJobName: "j", RoleArn: "arn:aws:iam::123456789012:role/r", OutputDataConfig: { S3OutputPath: "s3://b/out" } };
   it("runs the image with `train`, ContainerArguments instead, or ContainerEntrypoint in its place", () => {
     expect(readTrainingRequest({ ...base, AlgorithmSpecification: { TrainingImage: "file:///opt/algo" } }).argv).toEqual(["/opt/algo", "train"]);
@@ -56,6 +56,19 @@ describe("readTrainingRequest: what the process backend runs", () => {
     const ck = (LocalPath: string) => ({ ...base, AlgorithmSpecification: { TrainingImage: "file:///a" }, CheckpointConfig: { S3Uri: "s3://b/ck", LocalPath } });
     expect(readTrainingRequest(ck("/opt/ml/checkpoints/")).checkpoint).toEqual({ s3Uri: "s3://b/ck", localPath: "checkpoints" });
     expect(refusal(() => readTrainingRequest(ck("/opt/ml/../../etc")))).toMatchObject({ code: "ValidationException", message: expect.stringContaining("must be under /opt/ml") });
+  });
+
+  it("takes any other TrainingImage as a local Docker image: `train`, ContainerArguments instead, ContainerEntrypoint with the arguments after it", () => {
+    const spec = (AlgorithmSpecification: Record<string, unknown>) => readTrainingRequest({ ...base, AlgorithmSpecification });
+    expect(spec({ TrainingImage: "my-algo:1" })).toMatchObject({ argv: [], container: { image: "my-algo:1", args: ["train"] } });
+    expect(spec({ TrainingImage: "123456789012.dkr.ecr.us-east-1.amazonaws.com/a@sha256:ab", ContainerArguments: ["fit"] }).container).toEqual({ image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/a@sha256:ab", args: ["fit"] });
+    expect(spec({ TrainingImage: "a", ContainerEntrypoint: ["python3", "t.py"] }).container).toEqual({ image: "a", entrypoint: ["python3", "t.py"], args: [] });
+    expect(spec({ TrainingImage: "a", ContainerEntrypoint: ["python3"], ContainerArguments: ["t.py"] }).container).toEqual({ image: "a", entrypoint: ["python3"], args: ["t.py"] });
+  });
+
+  it("refuses an image the docker CLI would read as an option, and a file: image that is not an absolute path", () => {
+    expect(refusal(() => readTrainingRequest({ ...base, AlgorithmSpecification: { TrainingImage: "--privileged" } }))).toMatchObject({ code: "ValidationException", message: expect.stringContaining("nor a Docker image reference") });
+    expect(refusal(() => readTrainingRequest({ ...base, AlgorithmSpecification: { TrainingImage: "file:algo" } }))).toMatchObject({ code: "ValidationException", message: expect.stringContaining("file:///absolute/path/to/executable") });
   });
 });
 
