@@ -5,6 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
 import { fsyncDirectory } from "../contract/index.js";
 import { raceAbort } from "../async/index.js";
+import type { StageObserver } from "./follow-file.js";
 
 /** A complete, fsynced file at a temporary name beside its final one, not yet visible. */
 export interface StagedFile {
@@ -28,22 +29,24 @@ export function tempNameFor(finalPath: string): string {
 /**
  * Write `source` to a temporary sibling of `finalPath`, hashing as it goes, and fsync it. On any
  * failure, abort included, the temporary file is removed and the error rethrown; `finalPath` is
- * never touched until commit().
+ * never touched until commit(). An observer (a reader following the file) is told what is written.
  */
 export async function stageFile(
   source: AsyncIterable<Uint8Array> | Uint8Array,
   finalPath: string,
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; observer?: StageObserver } = {},
 ): Promise<StagedFile> {
   const tmpPath = tempNameFor(finalPath);
   const hash = createHash("sha256");
   let bytes = 0;
   const fh = await open(tmpPath, "wx", 0o644);
+  const observer = opts.observer;
   const iterator = source instanceof Uint8Array ? undefined : source[Symbol.asyncIterator]();
   // Every slow await races the abort: a stuck read or a long fsync must not hold the caller past
   // its deadline. What was raced away finishes in the background and is ignored.
   const race = <T>(p: Promise<T>): Promise<T> => raceAbort(p, opts.signal);
   try {
+    await observer?.opened(tmpPath);
     if (iterator === undefined) {
       const data = source as Uint8Array;
       hash.update(data);
@@ -57,11 +60,13 @@ export async function stageFile(
         hash.update(chunk);
         await race(writeAll(fh, chunk));
         bytes += chunk.length;
+        observer?.wrote(bytes);
       }
     }
     await race(fh.sync());
     await fh.close();
   } catch (err) {
+    observer?.failed(err instanceof Error ? err : new Error(String(err)));
     if (iterator?.return) iterator.return().catch(() => undefined);
     await fh.close().catch(() => undefined);
     await unlink(tmpPath).catch(() => undefined);
