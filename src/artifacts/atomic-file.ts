@@ -6,6 +6,7 @@ import path from "node:path";
 import { fsyncDirectory } from "../contract/index.js";
 import { raceAbort } from "../async/index.js";
 import type { StageObserver } from "./follow-file.js";
+import { writeChunks } from "./pipelined-write.js";
 
 /** A complete, fsynced file at a temporary name beside its final one, not yet visible. */
 export interface StagedFile {
@@ -27,18 +28,19 @@ export function tempNameFor(finalPath: string): string {
 }
 
 /**
- * Write `source` to a temporary sibling of `finalPath`, hashing as it goes, and fsync it. On any
+ * Write `source` to a temporary sibling of `finalPath`, hashing as it goes (a stream: pipelined, see
+ * writeChunks), and fsync it. On any
  * failure, abort included, the temporary file is removed and the error rethrown; `finalPath` is
  * never touched until commit(). An observer (a reader following the file) is told what is written.
  */
 export async function stageFile(
   source: AsyncIterable<Uint8Array> | Uint8Array,
   finalPath: string,
-  opts: { signal?: AbortSignal; observer?: StageObserver } = {},
+  opts: { signal?: AbortSignal; observer?: StageObserver; recycle?: (memory: ArrayBuffer) => void } = {},
 ): Promise<StagedFile> {
   const tmpPath = tempNameFor(finalPath);
-  const hash = createHash("sha256");
   let bytes = 0;
+  let sha256 = "";
   const fh = await open(tmpPath, "wx", 0o644);
   const observer = opts.observer;
   const iterator = source instanceof Uint8Array ? undefined : source[Symbol.asyncIterator]();
@@ -49,19 +51,11 @@ export async function stageFile(
     await observer?.opened(tmpPath);
     if (iterator === undefined) {
       const data = source as Uint8Array;
-      hash.update(data);
+      sha256 = createHash("sha256").update(data).digest("hex");
       await race(writeAll(fh, data));
       bytes = data.length;
     } else {
-      for (;;) {
-        const next = await race(iterator.next());
-        if (next.done) break;
-        const chunk = next.value;
-        hash.update(chunk);
-        await race(writeAll(fh, chunk));
-        bytes += chunk.length;
-        observer?.wrote(bytes);
-      }
+      ({ bytes, sha256 } = await writeChunks(fh, iterator, race, observer, opts.recycle));
     }
     await race(fh.sync());
     await fh.close();
@@ -72,7 +66,6 @@ export async function stageFile(
     await unlink(tmpPath).catch(() => undefined);
     throw err;
   }
-  const sha256 = hash.digest("hex");
   return {
     path: finalPath,
     tmpPath,
