@@ -21,6 +21,8 @@ export interface StagedFile {
 }
 
 const TMP_SUFFIX = ".tmp";
+/** Below this, a writer thread's start-up (tens of ms, more on a busy machine) outweighs what it saves. */
+const THREAD_MIN_BYTES = 32 << 20;
 
 /** `.model.tar.gz.<pid>.<hex>.tmp`: hidden, same directory (same filesystem, so rename is atomic). */
 export function tempNameFor(finalPath: string): string {
@@ -36,7 +38,13 @@ export function tempNameFor(finalPath: string): string {
 export async function stageFile(
   source: AsyncIterable<Uint8Array> | Uint8Array,
   finalPath: string,
-  opts: { signal?: AbortSignal; observer?: StageObserver; recycle?: (memory: ArrayBuffer) => void } = {},
+  opts: {
+    signal?: AbortSignal;
+    observer?: StageObserver;
+    recycle?: (memory: ArrayBuffer) => void;
+    /** Expected size: a small file is written on the main thread (a thread costs more than it saves). */
+    sizeHint?: number;
+  } = {},
 ): Promise<StagedFile> {
   const tmpPath = tempNameFor(finalPath);
   let bytes = 0;
@@ -55,7 +63,10 @@ export async function stageFile(
       await race(writeAll(fh, data));
       bytes = data.length;
     } else {
-      ({ bytes, sha256 } = await writeChunks(fh, iterator, race, observer, opts.recycle));
+      ({ bytes, sha256 } =
+        opts.sizeHint !== undefined && opts.sizeHint < THREAD_MIN_BYTES
+          ? await writeChunksHere(fh, iterator, race, observer)
+          : await writeChunks(fh, iterator, race, observer, opts.recycle));
     }
     await race(fh.sync());
     await fh.close();
@@ -113,6 +124,26 @@ export async function writeStreamAtomic(
   const staged = await stageFile(source, finalPath, opts);
   await staged.commit();
   return { bytes: staged.bytes, sha256: staged.sha256 };
+}
+
+/** The simple loop, for small files: hash and write each chunk in turn on this thread. */
+async function writeChunksHere(
+  fh: FileHandle,
+  iterator: AsyncIterator<Uint8Array>,
+  race: <T>(p: Promise<T>) => Promise<T>,
+  observer: StageObserver | undefined,
+): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for (;;) {
+    const next = await race(iterator.next());
+    if (next.done) break;
+    hash.update(next.value);
+    await race(writeAll(fh, next.value));
+    bytes += next.value.length;
+    observer?.wrote(bytes);
+  }
+  return { bytes, sha256: hash.digest("hex") };
 }
 
 async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {

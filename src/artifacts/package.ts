@@ -117,7 +117,12 @@ async function packageArchive(
     if (follower) opts.follow?.(follower.stream, { fileName, expectedBytes: archive.archiveBytes });
     let staged: StagedFile;
     try {
-      staged = await stageFile(archive.stream, finalPath, { signal, recycle: archive.recycle, ...(follower ? { observer: follower } : {}) });
+      staged = await stageFile(archive.stream, finalPath, {
+        signal,
+        recycle: archive.recycle,
+        sizeHint: archive.archiveBytes ?? archive.tarBytes,
+        ...(follower ? { observer: follower } : {}),
+      });
     } catch (err) {
       archive.stream.destroy(err as Error);
       if (!(err instanceof FileChangedError) || signal.aborted) throw err;
