@@ -9,7 +9,7 @@ import { MANIFEST_NAME } from "./paths.js";
 import { EMPTY_SHA256, manifestFile, predictManifestBytes, serializeManifest, type ManifestBase } from "./manifest.js";
 import { tarBytesFor } from "./tar-size.js";
 import { BufferPool } from "./buffer-pool.js";
-import { GZIP_BLOCK_BYTES, gzipStream, rechunk, storedGzipBytes } from "./gzip-parallel.js";
+import { GZIP_BLOCK_BYTES, gzipStream, rechunk, storedBlockBytes, storedGzipBytes } from "./gzip-parallel.js";
 import { errorMessage } from "../contract/index.js";
 
 const READ_CHUNK = 1 << 20;
@@ -35,6 +35,8 @@ export interface ArchiveStream {
   readonly archiveBytes?: number;
   /** Resolves once the stream has ended, with the manifest that is its last entry. */
   readonly manifest: Promise<Manifest>;
+  /** Hand back the memory of a chunk of `stream` (moved to a writer thread and back) once written, for reuse. */
+  readonly recycle: (memory: ArrayBuffer) => void;
 }
 
 /**
@@ -47,11 +49,13 @@ export async function createArchiveStream(opts: ArchiveStreamOptions): Promise<A
   const manifestBytes = predictManifestBytes(opts.manifest, opts.entries);
   const tarBytes = await tarBytesFor(opts.entries, MANIFEST_NAME, manifestBytes);
   const pack = tar.pack();
-  // The gzip stages copy each chunk before asking for the next, so read buffers can be reused;
-  // a plain tar hands them on to the consumer, which may keep them: no pool then.
-  const pool = opts.level === null ? undefined : new BufferPool(READ_CHUNK, 8);
+  // The gzip stages copy each chunk before asking for the next, so read buffers are reused as soon
+  // as the next is asked for; a plain tar hands them on to the consumer, so they come back only
+  // through recycle() (moved to the writer thread and back), enough for the writes in flight.
+  const readPool = new BufferPool(READ_CHUNK, opts.level === null ? 24 : 8);
+  const pool = opts.level === null ? undefined : readPool;
 
-  const manifest = feed(pack, opts, manifestBytes, pool).then(
+  const manifest = feed(pack, opts, manifestBytes, readPool).then(
     (m) => {
       pack.finalize();
       return m;
@@ -64,13 +68,16 @@ export async function createArchiveStream(opts: ArchiveStreamOptions): Promise<A
   manifest.catch(() => undefined);
 
   const tarChunks = countedTar(pack as AsyncIterable<Uint8Array>, tarBytes, opts.onTarBytes, pool);
+  // Stored blocks go out whole; the writer hands them back (enough for the writes in flight).
+  const storedPool = opts.level === 0 ? new BufferPool(storedBlockBytes(GZIP_BLOCK_BYTES), 24) : undefined;
   const bytes =
     opts.level === null
       ? rechunk(tarChunks, READ_CHUNK)
-      : gzipStream(tarChunks, { level: opts.level, ...(opts.gzipConcurrency ? { concurrency: opts.gzipConcurrency } : {}) });
+      : gzipStream(tarChunks, { level: opts.level, ...(opts.gzipConcurrency ? { concurrency: opts.gzipConcurrency } : {}), ...(storedPool ? { storedPool } : {}) });
   const stream = Readable.from(endsAfter(bytes, manifest), { objectMode: false, highWaterMark: READ_CHUNK });
   const archiveBytes = opts.level === null ? tarBytes : opts.level === 0 ? storedGzipBytes(tarBytes, GZIP_BLOCK_BYTES) : undefined;
-  return archiveBytes === undefined ? { stream, tarBytes, manifest } : { stream, tarBytes, archiveBytes, manifest };
+  const recycle = (memory: ArrayBuffer): void => (opts.level === null ? readPool : storedPool)?.adopt(memory);
+  return archiveBytes === undefined ? { stream, tarBytes, manifest, recycle } : { stream, tarBytes, archiveBytes, manifest, recycle };
 }
 
 /** A consumer that saw the end has seen a complete archive whose manifest is final. */

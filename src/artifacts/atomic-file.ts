@@ -6,6 +6,8 @@ import path from "node:path";
 import { atomicTempOwner, atomicTempPath, fsyncDirectory } from "../contract/index.js";
 import { raceAbort } from "../async/index.js";
 import { leftByGoneProcesses } from "../proc/index.js";
+import type { StageObserver } from "./follow-file.js";
+import { writeChunks } from "./pipelined-write.js";
 
 /** A complete, fsynced file at a temporary name beside its final one, not yet visible. */
 export interface StagedFile {
@@ -19,49 +21,57 @@ export interface StagedFile {
   discard(): Promise<void>;
 }
 
+/** Below this, a writer thread's start-up (tens of ms, more on a busy machine) outweighs what it saves. */
+const THREAD_MIN_BYTES = 32 << 20;
+
 /**
- * Write `source` to a temporary sibling of `finalPath`, hashing as it goes, and fsync it. On any
+ * Write `source` to a temporary sibling of `finalPath`, hashing as it goes (a stream: pipelined, see
+ * writeChunks), and fsync it. On any
  * failure, abort included, the temporary file is removed and the error rethrown; `finalPath` is
- * never touched until commit().
+ * never touched until commit(). An observer (a reader following the file) is told what is written.
  */
 export async function stageFile(
   source: AsyncIterable<Uint8Array> | Uint8Array,
   finalPath: string,
-  opts: { signal?: AbortSignal } = {},
+  opts: {
+    signal?: AbortSignal;
+    observer?: StageObserver;
+    recycle?: (memory: ArrayBuffer) => void;
+    /** Expected size: a small file is written on the main thread (a thread costs more than it saves). */
+    sizeHint?: number;
+  } = {},
 ): Promise<StagedFile> {
   const tmpPath = atomicTempPath(finalPath);
-  const hash = createHash("sha256");
   let bytes = 0;
+  let sha256 = "";
   const fh = await open(tmpPath, "wx", 0o644);
+  const observer = opts.observer;
   const iterator = source instanceof Uint8Array ? undefined : source[Symbol.asyncIterator]();
   // Every slow await races the abort: a stuck read or a long fsync must not hold the caller past
   // its deadline. What was raced away finishes in the background and is ignored.
   const race = <T>(p: Promise<T>): Promise<T> => raceAbort(p, opts.signal);
   try {
+    await observer?.opened(tmpPath);
     if (iterator === undefined) {
       const data = source as Uint8Array;
-      hash.update(data);
+      sha256 = createHash("sha256").update(data).digest("hex");
       await race(writeAll(fh, data));
       bytes = data.length;
     } else {
-      for (;;) {
-        const next = await race(iterator.next());
-        if (next.done) break;
-        const chunk = next.value;
-        hash.update(chunk);
-        await race(writeAll(fh, chunk));
-        bytes += chunk.length;
-      }
+      ({ bytes, sha256 } =
+        opts.sizeHint !== undefined && opts.sizeHint < THREAD_MIN_BYTES
+          ? await writeChunksHere(fh, iterator, race, observer)
+          : await writeChunks(fh, iterator, race, observer, opts.recycle));
     }
     await race(fh.sync());
     await fh.close();
   } catch (err) {
+    observer?.failed(err instanceof Error ? err : new Error(String(err)));
     if (iterator?.return) iterator.return().catch(() => undefined);
     await fh.close().catch(() => undefined);
     await unlink(tmpPath).catch(() => undefined);
     throw err;
   }
-  const sha256 = hash.digest("hex");
   return {
     path: finalPath,
     tmpPath,
@@ -109,6 +119,26 @@ export async function writeStreamAtomic(
   const staged = await stageFile(source, finalPath, opts);
   await staged.commit();
   return { bytes: staged.bytes, sha256: staged.sha256 };
+}
+
+/** The simple loop, for small files: hash and write each chunk in turn on this thread. */
+async function writeChunksHere(
+  fh: FileHandle,
+  iterator: AsyncIterator<Uint8Array>,
+  race: <T>(p: Promise<T>) => Promise<T>,
+  observer: StageObserver | undefined,
+): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for (;;) {
+    const next = await race(iterator.next());
+    if (next.done) break;
+    hash.update(next.value);
+    await race(writeAll(fh, next.value));
+    bytes += next.value.length;
+    observer?.wrote(bytes);
+  }
+  return { bytes, sha256: hash.digest("hex") };
 }
 
 async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {

@@ -25,4 +25,12 @@ export class BufferPool {
     this.mine.delete(buf);
     if (this.free.length < this.keep) this.free.push(buf);
   }
+
+  /**
+   * Take back a buffer that was moved to another thread and back: the memory is the pool's, but
+   * it returns as a new ArrayBuffer, so only its size can be checked.
+   */
+  adopt(memory: ArrayBuffer): void {
+    if (memory.byteLength === this.size && this.free.length < this.keep) this.free.push(Buffer.from(memory));
+  }
 }

@@ -1,8 +1,8 @@
 import { mkdir } from "node:fs/promises";
-import { PassThrough, Transform, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import path from "node:path";
 import type { Logger } from "../log/index.js";
-import type { ArtifactResult, CompressionMode, ModelLayout, PackableSelection, PackEntry, ProgressInfo, SkippedEntry, StopReason } from "./types.js";
+import type { ArtifactResult, CompressionMode, Manifest, ModelLayout, PackableSelection, PackEntry, ProgressInfo, SkippedEntry, StopReason } from "./types.js";
 import { FileChangedError, PackagingError, toPackagingError } from "./errors.js";
 import { cancellation } from "./deadline.js";
 import { planCompression } from "./compression.js";
@@ -10,6 +10,7 @@ import { createArchiveStream } from "./archive-stream.js";
 import { commitTogether, removeStaleTemps, stageFile, type StagedFile } from "./atomic-file.js";
 import { serializeManifest, trainguardVersion, type ManifestBase } from "./manifest.js";
 import { progressMeter, type ProgressMeter } from "./progress.js";
+import { FileFollower } from "./follow-file.js";
 import { placeFiles } from "./files-layout.js";
 
 export interface PackageOptions {
@@ -24,12 +25,12 @@ export interface PackageOptions {
   log?: Logger;
   onProgress?: (p: ProgressInfo) => void;
   /**
-   * A second consumer of the archive's bytes (an upload), fed from the same single read of the
-   * files. Called once per attempt with its own copy of the stream and the exact size when known
-   * in advance (plain tar, stored gzip). Whatever the consumer does with it, the local artifact
-   * does not depend on it; an attempt that is retried ends the earlier copy with an error.
+   * A second consumer of the archive (an upload). Called once per attempt with a stream that
+   * reads the archive file as it is written (the files are read once) and the exact size when
+   * known in advance (plain tar, stored gzip). The local archive never waits for it: the stream
+   * ends only once the archive is complete, and with an error if this attempt fails or is retried.
    */
-  tee?: (stream: Readable, info: { fileName: string; expectedBytes: number | undefined }) => void;
+  follow?: (stream: Readable, info: { fileName: string; expectedBytes: number | undefined }) => void;
 }
 
 /** A flat dir whose files keep changing is retried this many times, each without the changed file. */
@@ -112,10 +113,16 @@ async function packageArchive(
       onTarBytes: (n) => meter?.add(n),
     });
     meter = progressMeter(archive.tarBytes, opts.onProgress);
-    const local = teeArchive(archive.stream, fileName, archive.archiveBytes, opts.tee, opts.deadline, log);
+    const follower = opts.follow ? new FileFollower() : undefined;
+    if (follower) opts.follow?.(follower.stream, { fileName, expectedBytes: archive.archiveBytes });
     let staged: StagedFile;
     try {
-      staged = await stageFile(local, finalPath, { signal });
+      staged = await stageFile(archive.stream, finalPath, {
+        signal,
+        recycle: archive.recycle,
+        sizeHint: archive.archiveBytes ?? archive.tarBytes,
+        ...(follower ? { observer: follower } : {}),
+      });
     } catch (err) {
       archive.stream.destroy(err as Error);
       if (!(err instanceof FileChangedError) || signal.aborted) throw err;
@@ -131,25 +138,15 @@ async function packageArchive(
       continue;
     }
     meter.finish();
-    const manifest = await archive.manifest;
-
-    // The sidecar is staged before the archive is renamed so that running out of space for it
-    // cannot leave a new archive beside the old archive's sidecar.
-    let sidecar: StagedFile;
+    let manifest: Manifest;
     try {
-      const body = serializeManifest({ ...manifest, archive: { file: fileName, bytes: staged.bytes, sha256: staged.sha256 } });
-      sidecar = await stageFile(body, sidecarPath, { signal });
+      manifest = await commitArchive(staged, await archive.manifest, sidecarPath, signal);
     } catch (err) {
-      await staged.discard();
+      follower?.failed(err instanceof Error ? err : new Error(String(err)));
       throw err;
     }
-    if (signal.aborted) {
-      await Promise.all([staged.discard(), sidecar.discard()]);
-      throw signal.reason;
-    }
-    // Archive first: a kill between the two renames leaves the old sidecar beside the new
-    // archive (its archive.sha256 tells), never a new sidecar beside the old archive.
-    commitTogether([staged, sidecar]);
+    // Only now may the upload end: an object never exists without the local archive it copies.
+    follower?.complete(staged.bytes);
 
     const files = manifest.files.filter((f) => f.type === "file").length;
     return {
@@ -169,56 +166,24 @@ async function packageArchive(
   }
 }
 
-/**
- * Split the archive stream into the local file's copy and the tee's copy. `pipe` to two
- * destinations goes at the pace of the slower one (bounded memory, one read of the files). The
- * local artifact comes first, though: a copy whose consumer stops reading altogether (an upload
- * stalled on a dead connection) is cut loose after a stall window, and the local write goes on.
- */
-function teeArchive(
-  source: Readable,
-  fileName: string,
-  expectedBytes: number | undefined,
-  tee: PackageOptions["tee"],
-  deadline: number | undefined,
-  log: Logger | undefined,
-): Readable {
-  if (!tee) return source;
-  const local = new PassThrough();
-  let lastRead = Date.now();
-  const remote = new Transform({
-    // Called only as fast as the consumer reads (the readable side applies backpressure).
-    transform(chunk: Buffer, _encoding, done) {
-      lastRead = Date.now();
-      done(null, chunk);
-    },
-  });
-  const stallMs = deadline === undefined ? TEE_STALL_MAX_MS : Math.min(TEE_STALL_MAX_MS, Math.max(TEE_STALL_MIN_MS, (deadline - Date.now()) * 0.2));
-  const watch = setInterval(() => {
-    if (!remote.writableNeedDrain || Date.now() - lastRead < stallMs) return;
-    clearInterval(watch);
-    log?.warn({ event: "artifact.tee-detached", stalledMs: Date.now() - lastRead }, "the archive's second consumer stopped reading; the local archive goes on without it");
-    source.unpipe(remote);
-    remote.destroy(new Error(`the consumer read nothing for ${Math.round(stallMs)} ms while the local archive was being written; it was cut loose so the local archive is not held back`));
-  }, Math.max(50, Math.round(stallMs / 4)));
-  watch.unref();
-  // Cutting a stalled consumer loose destroys its stream with an error; a consumer that never got
-  // as far as listening (stuck opening a FIFO or a hung mount) must not turn that into a crash.
-  remote.on("error", () => undefined);
-  const stopWatching = (): void => clearInterval(watch);
-  remote.once("close", stopWatching);
-  local.once("close", stopWatching);
-  source.once("end", stopWatching);
-  source.on("error", (err) => {
-    local.destroy(err);
-    remote.destroy(err);
-  });
-  source.pipe(local);
-  source.pipe(remote);
-  tee(remote, { fileName, expectedBytes });
-  return local;
+/** Stage the sidecar manifest beside the staged archive, then rename both into place. */
+async function commitArchive(staged: StagedFile, manifest: Manifest, sidecarPath: string, signal: AbortSignal): Promise<Manifest> {
+  // The sidecar is staged before the archive is renamed so that running out of space for it
+  // cannot leave a new archive beside the old archive's sidecar.
+  let sidecar: StagedFile;
+  try {
+    const body = serializeManifest({ ...manifest, archive: { file: path.basename(staged.path), bytes: staged.bytes, sha256: staged.sha256 } });
+    sidecar = await stageFile(body, sidecarPath, { signal });
+  } catch (err) {
+    await staged.discard();
+    throw err;
+  }
+  if (signal.aborted) {
+    await Promise.all([staged.discard(), sidecar.discard()]);
+    throw signal.reason;
+  }
+  // Archive first: a kill between the two renames leaves the old sidecar beside the new
+  // archive (its archive.sha256 tells), never a new sidecar beside the old archive.
+  commitTogether([staged, sidecar]);
+  return manifest;
 }
-
-/** How long a tee consumer may read nothing before it is cut loose: a fifth of the time left, within these bounds. */
-const TEE_STALL_MIN_MS = 500;
-const TEE_STALL_MAX_MS = 10_000;

@@ -33,8 +33,8 @@ export interface SavedModel {
 /**
  * The newest complete checkpoint becomes the model, in three layers: select it (artifacts'
  * selectCheckpoint), write it locally as the model artifact (packageCheckpoint: the archive and
- * its manifest, or the files), and upload the same bytes as they are written (ArchiveUpload, the
- * archive's second consumer). Never throws for expected failures (nothing complete, deadline,
+ * its manifest, or the files), and upload the archive file as it is written (ArchiveUpload, the
+ * archive's second consumer, which never holds the local write back). Never throws for expected failures (nothing complete, deadline,
  * full disk, upload): those come back as a problem to record, the previous artifact left as it was.
  */
 export async function saveModel(input: SaveModelInput): Promise<SavedModel> {
@@ -79,7 +79,7 @@ export async function saveModel(input: SaveModelInput): Promise<SavedModel> {
   };
 }
 
-/** The local model artifact, with the upload (if any) fed from the same single read of the files. */
+/** The local model artifact; the upload (if any) reads the archive file as it is written and finishes later. */
 async function writeLocally(
   selection: PackableSelection,
   input: SaveModelInput,
@@ -100,7 +100,7 @@ async function writeLocally(
       onProgress: progress.report,
       ...(deadline === undefined ? {} : { deadline }),
       signal: input.limits.signal,
-      ...(upload ? { tee: upload.consume } : {}),
+      ...(upload ? { follow: upload.consume } : {}),
     });
     progress.done();
     for (const warning of result.warnings) log.warn({ event: "package.warning" }, warning);

@@ -55,7 +55,7 @@ export interface UploadOutcome {
 }
 
 /**
- * Uploads one archive stream (a tee of the local write) and, once the local archive and its sidecar
+ * Uploads one archive stream (read from the local archive file as it is written) and, once the local archive and its sidecar
  * manifest are committed, the sidecar beside it. An upload that cannot finish by the deadline is
  * aborted by the store: no object appears, and the local archive is unaffected.
  */
@@ -69,7 +69,7 @@ export class ArchiveUpload {
     private readonly log: Logger,
   ) {}
 
-  /** The tee callback for packaging: each attempt replaces the previous one. */
+  /** The follow callback for packaging: each attempt replaces the previous one. */
   readonly consume = (stream: Readable, info: { fileName: string; expectedBytes: number | undefined }): void => {
     this.fileName = info.fileName;
     const key = this.target.key(info.fileName);

@@ -33,6 +33,38 @@ async function expectPreviousIntact(modelDir: string, previous: { bytes: number 
 }
 
 describe("a failed packaging leaves the previous archive and no temp file", () => {
+  it.skipIf(!isRoot)("ENOSPC in the writer thread (an archive large enough to be written off the main thread; needs root for mount)", async () => {
+    const modelDir = await tempDir();
+    await run("mount", ["-t", "tmpfs", "-o", "size=40m", "tmpfs", modelDir]);
+    try {
+      const previous = await previousArchive(modelDir);
+      const ck = await tempDir();
+      await writeTree(path.join(ck, "new"), { "weights.bin": randomData(48 << 20) });
+      await commit(path.join(ck, "new"), 20);
+      let followed: Promise<string> | undefined;
+      const err = await packageCheckpoint(await select(ck), {
+        modelDir,
+        jobName: "j",
+        reason: "Stopped",
+        compression: "none",
+        layout: "archive",
+        follow: (stream) => {
+          followed = (async () => {
+            for await (const _ of stream) void _;
+            return "ended normally";
+          })().catch((e: unknown) => String(e));
+        },
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PackagingError);
+      expect((err as PackagingError).code).toBe("ENOSPC");
+      expect(await followed).toMatch(/not completed/);
+      await expectOnlyFinalNames(modelDir);
+      await expectPreviousIntact(modelDir, previous);
+    } finally {
+      await run("umount", [modelDir]);
+    }
+  });
+
   it.skipIf(!isRoot)("ENOSPC on a full tmpfs (needs root for mount)", async () => {
     const modelDir = await tempDir();
     await run("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", modelDir]);

@@ -1,13 +1,12 @@
 import { afterAll, describe, expect, it } from "vitest";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
 import { packageCheckpoint, selectCheckpoint, type ProgressInfo } from "../../src/artifacts/index.js";
 import { commit, removeTempDirs, tempDir, textData, writeTree } from "./helpers.js";
 
 afterAll(removeTempDirs);
 
-/** Longer than the report interval (250 ms), shorter than the tee's stall window (10 s without a deadline). */
+/** Longer than the report interval (250 ms). */
 const PAUSE_MS = 600;
 
 describe("progress", () => {
@@ -18,12 +17,13 @@ describe("progress", () => {
     const sel = await selectCheckpoint(ck);
     if (sel.kind === "none") throw new Error(sel.reason);
     const seen: (ProgressInfo & { at: number })[] = [];
-    // A second consumer that starts reading only after a pause holds packaging back (the archive
-    // goes at the pace of its slower reader), so reports come mid-run however fast this machine is.
+    // The follower (an upload's reader) is handed its stream as the attempt starts, after the
+    // meter's clock started: blocking this thread there once means the first bytes are counted
+    // after the pause, so a report comes mid-run however fast this machine is.
     let consumed: Promise<void> = Promise.resolve();
     const slowStart = (stream: Readable): void => {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, PAUSE_MS);
       consumed = (async () => {
-        await sleep(PAUSE_MS);
         for await (const _chunk of stream);
       })();
     };
@@ -35,7 +35,7 @@ describe("progress", () => {
       compression: "gzip",
       layout: "archive",
       onProgress: (p) => seen.push({ ...p, at: Date.now() }),
-      tee: slowStart,
+      follow: slowStart,
     });
     await consumed;
     const elapsed = Date.now() - started;

@@ -1,6 +1,6 @@
 /**
- * The stop path as PID 1 with --output: the archive packaged on SIGTERM is uploaded (teed from the
- * packaging) to S3 (embedded s3rver, reached directly or through the fault proxy) or to a file://
+ * The stop path as PID 1 with --output: the archive packaged on SIGTERM is uploaded (read from the
+ * local archive file as it is written) to S3 (embedded s3rver, reached directly or through the fault proxy) or to a file://
  * directory; what lands there is checked with a client that is not trainguard's, and with
  * `trainguard verify`.
  */
@@ -33,10 +33,10 @@ describeE2E("stop path: upload on stop (--output)", () => {
   });
 
   /** A job whose newest complete checkpoint is step-1 (model.bin of `bytes`), stopped once ready. */
-  async function stopJob(opts: { endpoint?: string; output: string; bytes?: number; files?: Record<string, string> }): Promise<{ job: Job; sentAt: number }> {
+  async function stopJob(opts: { endpoint?: string; output: string; bytes?: number; files?: Record<string, string>; grace?: number }): Promise<{ job: Job; sentAt: number }> {
     const job = startJob({
       algorithm: writer("subdirs"),
-      grace: GRACE,
+      grace: opts.grace ?? GRACE,
       options: ["--output", opts.output, ...(opts.endpoint ? ["--s3-endpoint", opts.endpoint] : [])],
       env: { ...s3Env(), TG_ON_TERM: "exit", TG_CKPTS: "1", TG_CKPT_BYTES: String(opts.bytes ?? 256 * 1024) },
       ...(opts.files ? { files: opts.files } : {}),
@@ -135,6 +135,32 @@ describeE2E("stop path: upload on stop (--output)", () => {
     expect(status.artifact).toMatchObject({ path: local, checkpoint: "step-1", uploadedTo: null });
     const verified = verifyCli(local);
     expect(verified.code, `verify: ${verified.stdout}${verified.stderr}`).toBe(0);
+  });
+
+  it("an upload held back does not hold the local archive back: committed and valid while every UploadPart is held, no object until released, then the complete object", async () => {
+    const hold = proxy.inject({ action: { type: "hold" }, match: match.kind("UploadPart") });
+    // A grace long enough that the deadline plays no part: the hold ends only when the test says.
+    const { job } = await stopJob({ endpoint: proxy.endpoint, output: `s3://${BUCKET}/${PREFIX}`, bytes: 64 * MiB, grace: 60 });
+    const key = `${PREFIX}/${job.jobName}/output/model.tar.gz`;
+    await job.waitUntil("the local archive committed", () => job.eventsOf("package.done").length > 0, { timeoutMs: 30_000 });
+    // 64 MiB is more than the parts in flight hold: a tee would have stopped the local write here.
+    // (On a fast machine the archive may even be committed before the first part is sent.)
+    await job.waitUntil("an UploadPart held", () => hold.hits >= 1, { timeoutMs: 30_000 });
+    expect(proxy.stats().requests.CompleteMultipartUpload ?? 0).toBe(0);
+    expect(job.eventsOf("upload.done")).toEqual([]);
+    expect(job.running()).toBe(true);
+    const local = job.mlPath("model", "model.tar.gz");
+    const verified = verifyCli(local);
+    expect(verified.code, `verify: ${verified.stdout}${verified.stderr}`).toBe(0);
+    expect(await s3().headSize(BUCKET, key), "no object while the upload is held").toBeUndefined();
+
+    hold.release();
+    const exit = await job.waitExit();
+    expect(exit.code).toBe(0);
+    const names = job.eventNames();
+    expect(names.indexOf("package.done")).toBeLessThan(names.indexOf("upload.done"));
+    expect(job.status().artifact).toMatchObject({ path: local, uploadedTo: `s3://${BUCKET}/${key}` });
+    await expectUploadedArchive(job, key);
   });
 
   it("a transient fault (503 SlowDown for the first 2 requests): the upload succeeds", async () => {

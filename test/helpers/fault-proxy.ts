@@ -41,6 +41,8 @@ export type FaultAction =
   | { readonly type: "error"; readonly status: number; readonly code: string }
   /** Read the body (unless readBody is false), never answer. Nothing goes upstream. */
   | { readonly type: "stall"; readonly readBody?: boolean }
+  /** Leave the request unread and unanswered until the rule's release(), then forward it as is. */
+  | { readonly type: "hold" }
   /**
    * Forward the request whole and let the server answer it, then reset the client's connection
    * instead of passing the answer on: the request took effect, the client cannot know it did.
@@ -58,6 +60,8 @@ export interface FaultHandle {
   /** How many requests this rule has hit so far. */
   readonly hits: number;
   remove(): void;
+  /** Stop holding: forward every request this rule holds (a "hold" rule) and remove the rule. */
+  release(): void;
 }
 
 export interface ProxyStats {
@@ -146,6 +150,8 @@ interface ActiveRule {
   readonly base: Map<RequestKind, number>;
   hits: number;
   removed: boolean;
+  /** Requests a "hold" rule keeps until release(). */
+  readonly held: { req: IncomingMessage; res: ServerResponse; kind: RequestKind }[];
 }
 
 /**
@@ -212,6 +218,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         res.writeHead(status, { "content-type": "application/xml", "content-length": Buffer.byteLength(body) });
         res.end(body);
       });
+      return;
+    }
+    if (action?.type === "hold" && active !== undefined) {
+      active.held.push({ req, res, kind });
       return;
     }
     if (action?.type === "stall") {
@@ -305,7 +315,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     endpoint: `http://127.0.0.1:${port}`,
     port,
     inject(rule) {
-      const active: ActiveRule = { rule, base: new Map(perKind), hits: 0, removed: false };
+      const active: ActiveRule = { rule, base: new Map(perKind), hits: 0, removed: false, held: [] };
       rules.push(active);
       return {
         get hits() {
@@ -313,6 +323,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         },
         remove() {
           active.removed = true;
+        },
+        release() {
+          active.removed = true;
+          for (const { req, res, kind } of active.held.splice(0)) forward(req, res, kind, undefined);
         },
       };
     },
