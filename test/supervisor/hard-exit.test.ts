@@ -16,7 +16,7 @@ execFileSync("mkfifo", [fifo]);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function runWithStuckRead(exit: string): ReturnType<typeof spawnSync> {
-  const hardExit = path.join(REPO_ROOT, "dist", "supervisor", "hard-exit.js");
+  const hardExit = path.join(REPO_ROOT, "dist", "job", "hard-exit.js");
   const script = `import(${JSON.stringify(hardExit)}).then(({ hardExit }) => { require("fs").promises.readFile(${JSON.stringify(fifo)}); setTimeout(() => ${exit}, 200); });`;
   return spawnSync(process.execPath, ["-e", script], { timeout: 3_000, killSignal: "SIGKILL" });
 }
