@@ -18,6 +18,7 @@ import { BenchData, DEFAULT_DATA_DIR } from "./lib/data.mjs";
 const MODULES = [
   "./signal-latency.mjs",
   "./startup.mjs",
+  "./startup-window.mjs",
   "./idle-rss.mjs",
   "./dist-size.mjs",
   "./packaging.mjs",
@@ -124,7 +125,8 @@ async function main() {
   --settle-ms=N  signal: idle time after a batch is ready, before the first signal (1000)
   --batch=N      signal: supervisors of each kind started together (10)
   --runs=N       startup: runs per command (30)
-  --rounds=N     packaging, packaging-text, stop-path, stop-sync: rounds of every variant (2)
+  --rounds=N     packaging, packaging-text, stop-path, stop-sync: rounds of every variant;
+                 startup-window: sweeps of the delay grid (2)
   --data-dir=DIR generated data, outputs and the embedded S3's objects (${DEFAULT_DATA_DIR})
   --keep-data    keep the generated data (GBs) for the next run instead of removing it at the end
   --out=FILE     JSON results (bench/results/latest.json)

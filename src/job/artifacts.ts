@@ -1,13 +1,21 @@
 import path from "node:path";
-import { estimatePackageBytes, type FlatGuard, type CompressionMode, type ModelLayout, type StopReason } from "../artifacts/index.js";
+import type { FlatGuard, CompressionMode, ModelLayout, StopReason } from "../artifacts/index.js";
 import { ConfigError, errorMessage, type JobConfig, type MlPaths } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 import { CheckpointRemote } from "./checkpoint-remote.js";
 import type { FinishingLimits } from "./clock.js";
 import { UNBOUNDED_FLUSH_MS } from "./margins.js";
 import { openOutput, type OutputTarget } from "./output.js";
-import { saveModel, type SavedModel } from "./model.js";
+import type { SavedModel } from "./model.js";
 import type { StatusFile } from "./status.js";
+
+/**
+ * The packaging code (artifacts/: selection, tar, gzip, manifests, and the model's writer) is not
+ * needed before the algorithm runs, and loading it was a good part of start-up: it is imported on
+ * first use, and the lifecycle's first estimate, made as training starts, loads it then.
+ */
+const packagingCode = (): Promise<[typeof import("../artifacts/index.js"), typeof import("./model.js")]> =>
+  Promise.all([import("../artifacts/index.js"), import("./model.js")]);
 
 /** The job options JobArtifacts reads: `trainguard run`'s and runTraining's options both have them. */
 export interface ArtifactSettings {
@@ -158,6 +166,7 @@ export class JobArtifacts {
     const { opts } = this;
     if (reason === "Completed" && opts.settings.onComplete !== "package") return { artifact: null, problem: null };
     await opts.status.transition(run.stopping ? "Stopping" : "InProgress", "Uploading");
+    const [, { saveModel }] = await packagingCode();
     return saveModel({
       reason,
       checkpointDir: opts.checkpointDir,
@@ -177,6 +186,7 @@ export class JobArtifacts {
   async estimatePackageBytes(): Promise<number | undefined> {
     const { opts } = this;
     try {
+      const [{ estimatePackageBytes }] = await packagingCode();
       return await estimatePackageBytes(opts.checkpointDir, opts.markers ? { markers: [...opts.markers] } : {});
     } catch (err) {
       opts.log.debug({ event: "estimate.error", err }, "could not measure the checkpoint size");

@@ -1,4 +1,4 @@
-import { createRequire } from "node:module";
+import { loadLibc } from "./libc.js";
 
 type ExitFn = (code: number) => void;
 
@@ -10,9 +10,7 @@ type ExitFn = (code: number) => void;
 function loadLibcExit(): ExitFn | undefined {
   if (process.platform !== "linux") return undefined;
   try {
-    const require = createRequire(import.meta.url);
-    const koffi = require("koffi") as typeof import("koffi");
-    return koffi.load("libc.so.6").func("void _exit(int)") as ExitFn;
+    return loadLibc().func("void _exit(int)") as ExitFn;
   } catch {
     return undefined;
   }

@@ -20,4 +20,5 @@ export { composeFailureReason, writeFailureFile, writeFailureFileSync, setAsideS
 export { writeStopRequest, type StopRequest } from "./stop-request.js";
 export { recordRefusedStart } from "./refuse.js";
 export { hardExit } from "./hard-exit.js";
+export { loadLibc } from "./libc.js";
 export { JobArtifacts, type ArtifactSettings, type OptionNames } from "./artifacts.js";

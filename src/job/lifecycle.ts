@@ -7,7 +7,6 @@ import {
   mlPaths,
   readJobConfig,
   resolveJobName,
-  withinTimeLimit,
   type JobConfig,
   type MlPaths,
 } from "../contract/index.js";
@@ -16,7 +15,7 @@ import { JobArtifacts, type ArtifactSettings, type OptionNames } from "./artifac
 import { BudgetClock, StopClock, type FinishingLimits, type StopSource } from "./clock.js";
 import { recordFailure, setAsideStaleFailureFile, writeFailureFileSync } from "./failure.js";
 import { hardExit } from "./hard-exit.js";
-import { ESTIMATE_REFRESH_MS, FIRST_ESTIMATE_MS, checkpointReserveMs, remeasureAtStop } from "./margins.js";
+import { ESTIMATE_REFRESH_MS, FIRST_ESTIMATE_AFTER_MS, checkpointReserveMs, remeasureAtStop } from "./margins.js";
 import { trainingRan, type Outcome } from "./outcome.js";
 import type { JobSetup, TrainingEnd, TrainingRunner } from "./runner.js";
 import { prepareJobDirs, prepareTrainguardDir, statusWriteErrorLogger } from "./start-guards.js";
@@ -143,9 +142,6 @@ class Job {
     const resumed = await artifacts.resume(this.starting.signal, () => this.clock !== undefined);
     if (resumed.kind === "failed") return this.finish({ outcome: { kind: "resume-failed", problem: resumed.problem } });
     if (this.clock) return this.finish({ outcome: { kind: "not-started" } });
-    // Measured before training, so that a stop need not walk the checkpoint dir before its signal.
-    await withinTimeLimit(this.refreshEstimate(), FIRST_ESTIMATE_MS, () => new Error("estimate timed out")).catch(() => undefined);
-
     const started = await this.runner.start(setup, resumed.resumedFrom);
     if (!("pid" in started)) return this.finish(started);
     this.phase = "running";
@@ -158,7 +154,7 @@ class Job {
       void this.status.update({ pid: started.pid }, false);
       void this.status.transition("InProgress", "Training");
     }
-    this.scheduleEstimateRefresh();
+    this.scheduleEstimateRefresh(FIRST_ESTIMATE_AFTER_MS);
     artifacts.startSync();
 
     const end = await started.ended;
@@ -316,17 +312,23 @@ class Job {
     if (bytes !== undefined) this.estimatedPackageBytes = bytes;
   }
 
-  /** Re-measured while training runs, so the stop path itself does no directory walk. */
-  private scheduleEstimateRefresh(): void {
+  /**
+   * Measured first shortly after training starts, not before: measuring loads the packaging code
+   * (artifacts/), which the start does not need, and loads it before a stop would want it. Then
+   * re-measured while training runs, so that the signal path never walks the checkpoint dir: a stop
+   * before the first measure keeps the floor reserve and re-measures once its signal is out
+   * (remeasureAtStop).
+   */
+  private scheduleEstimateRefresh(firstAfterMs: number): void {
     const tick = (): void => {
       if (this.phase !== "running" || this.clock) return;
-      void this.refreshEstimate().finally(() => {
+      void this.refreshEstimate().catch(() => undefined).finally(() => {
         const timer = setTimeout(tick, ESTIMATE_REFRESH_MS);
         timer.unref();
         this.timers.push(timer);
       });
     };
-    const timer = setTimeout(tick, ESTIMATE_REFRESH_MS);
+    const timer = setTimeout(tick, firstAfterMs);
     timer.unref();
     this.timers.push(timer);
   }

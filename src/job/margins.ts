@@ -17,8 +17,11 @@ export const FINAL_WRITE_MS = 250;
 export const UNBOUNDED_FLUSH_MS = 3_600_000;
 /** How often the size of what would be packaged is re-measured while training runs. */
 export const ESTIMATE_REFRESH_MS = 10_000;
-/** The first estimate, before training starts, may take this long (a checkpoint dir on a mount that does not answer). */
-export const FIRST_ESTIMATE_MS = 10_000;
+/**
+ * The first estimate waits this long after training starts: measuring loads the packaging code,
+ * which a start does not need, and loading it while the algorithm starts would only slow both.
+ */
+export const FIRST_ESTIMATE_AFTER_MS = 200;
 
 /** Finishing work (flush, packaging, upload) must be done by then: the deadline less the exit margin and the final status write. */
 export function finishingDeadline(deadline: number): number {

@@ -1,4 +1,4 @@
-import { execa } from "execa";
+import { spawn, type ChildProcess } from "node:child_process";
 import type { AlgorithmExit, SpawnFailure } from "../job/index.js";
 import type { Logger } from "../log/index.js";
 
@@ -30,23 +30,19 @@ export async function startAlgorithm(
 ): Promise<AlgorithmProcess | SpawnFailure> {
   const [file, ...args] = argv;
   if (file === undefined) return { code: "EINVAL", message: "no command to run" };
-  const subprocess = execa(file, args, {
-    detached: true,
-    cleanup: false,
-    reject: false,
-    buffer: false,
-    stdin: "inherit",
-    stdout: "inherit",
-    stderr: "pipe",
-    env,
-    extendEnv: true,
-    forceKillAfterDelay: false,
-  });
+  // node:child_process itself: a process manager's wrapper (execa) cost more start-up than
+  // everything else trainguard loads before the algorithm runs, for options this call never uses.
+  let subprocess: ChildProcess;
+  try {
+    subprocess = spawn(file, args, { detached: true, stdio: ["inherit", "inherit", "pipe"], env: { ...process.env, ...env } });
+  } catch (err) {
+    return spawnFailure(argv, err as NodeJS.ErrnoException);
+  }
   const pid = subprocess.pid;
   if (pid === undefined) {
-    // No pid: the spawn itself failed (command missing, not executable); execa's result says why.
-    const result = (await subprocess) as { code?: string; shortMessage?: string };
-    return { code: result.code ?? "ESPAWN", message: result.shortMessage ?? "could not start the algorithm" };
+    // No pid: the spawn itself failed (command missing, not executable); the error event says why.
+    const err = await new Promise<NodeJS.ErrnoException>((resolve) => subprocess.once("error", resolve));
+    return spawnFailure(argv, err);
   }
 
   onSpawned(pid);
@@ -58,8 +54,8 @@ export async function startAlgorithm(
     if (tail.length > STDERR_TAIL_BYTES * 2) tail = tail.subarray(tail.length - STDERR_TAIL_BYTES);
   });
   subprocess.stderr?.on("error", () => undefined);
-  // The result promise also settles on stdio errors; its outcome is read from the exit event.
-  subprocess.catch(() => undefined);
+  // Errors after a successful spawn (a failed kill) must not crash PID 1; the outcome is read from the exit event.
+  subprocess.on("error", () => undefined);
 
   const exited = new Promise<AlgorithmExit>((resolve) => {
     // 'exit' fires when the leader ends even if grandchildren still hold its stdio open.
@@ -103,6 +99,13 @@ export async function startAlgorithm(
       return text;
     },
   };
+}
+
+/** "Command failed with ENOENT: nope 'a b'" and the system's own message, as the failure reason shows it. */
+function spawnFailure(argv: readonly string[], err: NodeJS.ErrnoException): SpawnFailure {
+  const command = argv.map((arg) => (/^[\w./:=@%+,-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`)).join(" ");
+  const code = err.code ?? "ESPAWN";
+  return { code, message: `Command failed with ${code}: ${command}\n${err.message}` };
 }
 
 export function isSpawnFailure(value: AlgorithmProcess | SpawnFailure): value is SpawnFailure {

@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { copyFile, lstat, mkdir, rename, rm, statfs } from "node:fs/promises";
 import path from "node:path";
-import { checkIntegrity, type IntactCopy } from "../artifacts/index.js";
+import type { IntactCopy } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
 
 import type { IntactBudget } from "../options/index.js";
@@ -70,6 +70,8 @@ export class IntactCopies {
     const st = await lstat(src);
     if (!st.isFile()) return;
     if (!(await this.fits(name, st.size))) return;
+    // artifacts/ is loaded on first use, not at start-up.
+    const { checkIntegrity } = await import("../artifacts/index.js");
     if ((await checkIntegrity(src)).kind === "torn") return;
     const dest = path.join(this.copiesDir, name);
     const tmp = path.join(this.copiesDir, `.tmp-${name}`);

@@ -1,5 +1,5 @@
 import { processStats } from "../proc/index.js";
-import { createRequire } from "node:module";
+import { loadLibc } from "../job/index.js";
 import type { Logger } from "../log/index.js";
 
 /**
@@ -75,10 +75,7 @@ const WNOHANG = 1;
 
 function loadWaitpid(): (pid: number, status: null, options: number) => number {
   // koffi ships prebuilt binaries in its npm package: no compiler needed in the image.
-  const require = createRequire(import.meta.url);
-  const koffi = require("koffi") as typeof import("koffi");
-  const libc = koffi.load("libc.so.6");
-  return libc.func("int waitpid(int pid, _Out_ int *status, int options)") as (
+  return loadLibc().func("int waitpid(int pid, _Out_ int *status, int options)") as (
     pid: number,
     status: null,
     options: number,

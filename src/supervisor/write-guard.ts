@@ -1,5 +1,5 @@
 import path from "node:path";
-import { filesBeingWritten, type FlatGuard } from "../artifacts/index.js";
+import type { FlatGuard } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
 import type { AlgorithmExit } from "../job/index.js";
 import { freezeGroup } from "./freeze.js";
@@ -55,7 +55,8 @@ export class WriteGuard {
   async killNoting(pgid: number, dir: string, kill: () => void, log: Logger): Promise<void> {
     try {
       await freezeGroup(pgid, FREEZE_MS);
-      const scan = filesBeingWritten(dir).then((files) => {
+      // artifacts/ is loaded on first use (not at start-up); the job's first estimate has loaded it long before.
+      const scan = import("../artifacts/index.js").then(({ filesBeingWritten }) => filesBeingWritten(dir)).then((files) => {
         this.cutAtKill = files;
         if (files.size > 0) log.warn({ event: "algorithm.cut-off", files: [...files.keys()] }, "files still being written when the algorithm is killed will not be packaged as they are");
       });

@@ -1,5 +1,5 @@
 import { closeSync, readSync } from "node:fs";
-import { createRequire } from "node:module";
+import { loadLibc } from "../job/index.js";
 import type { Logger } from "../log/index.js";
 import { errorMessage } from "../contract/index.js";
 
@@ -158,9 +158,7 @@ export class WriteWatch {
 }
 
 function loadInotify(): Inotify {
-  const require = createRequire(import.meta.url);
-  const koffi = require("koffi") as typeof import("koffi");
-  const libc = koffi.load("libc.so.6");
+  const libc = loadLibc();
   return {
     init: libc.func("int inotify_init1(int flags)") as (flags: number) => number,
     addWatch: libc.func("int inotify_add_watch(int fd, const char *path, uint32_t mask)") as (fd: number, path: string, mask: number) => number,
