@@ -9,23 +9,32 @@ import { EXIT_MARGIN_MS, finishingDeadline } from "./margins.js";
 export class BudgetClock {
   readonly finishingDeadline: number;
   readonly exitAt: number;
-  private readonly controller = new AbortController();
-  private readonly timer: NodeJS.Timeout;
+  private controller: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
+  /** Arithmetic only: a stop computes its deadlines and sends its checkpoint request before any timer exists. */
   constructor(
     readonly deadline: number,
-    reason: string,
+    private readonly reason: string,
   ) {
     this.finishingDeadline = finishingDeadline(deadline);
     this.exitAt = deadline - EXIT_MARGIN_MS;
-    this.timer = setTimeout(() => this.controller.abort(new Error(reason)), Math.max(0, this.finishingDeadline - Date.now()));
+  }
+
+  /** Arms the abort at the finishing deadline (once; reading `signal` arms it too). */
+  start(): void {
+    if (this.controller) return;
+    const controller = new AbortController();
+    this.controller = controller;
+    this.timer = setTimeout(() => controller.abort(new Error(this.reason)), Math.max(0, this.finishingDeadline - Date.now()));
     // The budget alone must never keep a finished process alive.
     this.timer.unref();
   }
 
   /** Aborted at the finishing deadline. */
   get signal(): AbortSignal {
-    return this.controller.signal;
+    this.start();
+    return (this.controller as AbortController).signal;
   }
 
   /** Milliseconds left for finishing work (negative once it is over). */

@@ -102,6 +102,9 @@ class Job {
     try {
       const unusable = prepareTrainguardDir(this.paths, this.options.names.mlRoot);
       if (unusable) return this.refuseUnusableMlRoot(unusable);
+      // The first run of a code path pays for compiling it: the stop's arithmetic runs once here
+      // (no timer is armed), not between a SIGTERM and its checkpoint request.
+      void new StopClock("SIGTERM", Date.now(), this.graceMs, checkpointReserveMs(0, this.graceMs)).checkpointDeadline;
       // From here a stop writes a fresh stop file: held signals are delivered now.
       this.runner.attach({
         requestStop: (source, at) => this.requestStop(source, at),
@@ -202,11 +205,12 @@ class Job {
     }
     const clock = new StopClock(source, at, this.graceMs, checkpointReserveMs(this.estimatedPackageBytes, this.graceMs));
     this.clock = clock;
-    clock.signal.addEventListener("abort", () => this.finishing.abort(clock.signal.reason), { once: true });
     const forwardedAt = this.phase === "running" ? this.deliverStop(clock) : undefined;
     if (forwardedAt === undefined) this.writeStopFile(clock);
     this.log.info({ event: "stop.requested", signal: source, phase: this.phase, deadline: new Date(clock.deadline).toISOString() }, `stop requested by ${source}`);
     if (forwardedAt !== undefined) this.logDelivered(clock, forwardedAt);
+    // Timers only now: nothing but the stop file may come between the stop and the request.
+    clock.signal.addEventListener("abort", () => this.finishing.abort(clock.signal.reason), { once: true });
     if (this.phase === "starting") this.starting.abort(new Error(`stopped by ${source}`));
     this.armExitAt(clock.exitAt, () => ({
       status: "Stopped",
