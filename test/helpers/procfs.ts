@@ -1,47 +1,12 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { processStats, readProcStat, type ProcStat } from "../../src/proc/index.js";
 
-/** One line of /proc/<pid>/stat, the fields the tests need. */
-export interface ProcStat {
-  readonly pid: number;
-  readonly comm: string;
-  /** R, S, D, Z, T, ... */
-  readonly state: string;
-  readonly ppid: number;
-  readonly pgid: number;
-}
-
-export function readStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, "latin1");
-  } catch {
-    return undefined;
-  }
-  // comm is in parentheses and may itself contain spaces or ')'.
-  const open = text.indexOf("(");
-  const close = text.lastIndexOf(")");
-  const rest = text.slice(close + 2).split(" ");
-  return { pid, comm: text.slice(open + 1, close), state: rest[0] ?? "?", ppid: Number(rest[1]), pgid: Number(rest[2]) };
-}
-
-export function allPids(): number[] {
-  return readdirSync("/proc")
-    .filter((entry) => /^\d+$/.test(entry))
-    .map(Number);
-}
-
-export function listProcesses(): ProcStat[] {
-  const out: ProcStat[] = [];
-  for (const pid of allPids()) {
-    const stat = readStat(pid);
-    if (stat) out.push(stat);
-  }
-  return out;
-}
+// The stat reader is the product's own: the tests judge processes as trainguard reads them.
+export type { ProcStat };
 
 /** Alive means: exists and is not a zombie. */
 export function isAlive(pid: number): boolean {
-  const stat = readStat(pid);
+  const stat = readProcStat(pid);
   return stat !== undefined && stat.state !== "Z" && stat.state !== "X";
 }
 
@@ -50,7 +15,7 @@ export function isAlive(pid: number): boolean {
  * descendants (orphans of the namespace are re-parented to its init, so they are descendants too).
  */
 export function namespaceProcesses(pid1HostPid: number): ProcStat[] {
-  const procs = listProcesses();
+  const procs = processStats();
   const byParent = new Map<number, ProcStat[]>();
   for (const p of procs) {
     const list = byParent.get(p.ppid) ?? [];
@@ -88,13 +53,12 @@ export interface MarkedProcess extends ProcStat {
  */
 export function processesWithMarker(marker: string, exclude: readonly number[] = []): MarkedProcess[] {
   const out: MarkedProcess[] = [];
-  for (const pid of allPids()) {
-    if (pid === process.pid || exclude.includes(pid)) continue;
-    const env = readNul(`/proc/${pid}/environ`);
-    const cmdline = readNul(`/proc/${pid}/cmdline`);
+  for (const stat of processStats()) {
+    if (stat.pid === process.pid || exclude.includes(stat.pid)) continue;
+    const env = readNul(`/proc/${stat.pid}/environ`);
+    const cmdline = readNul(`/proc/${stat.pid}/cmdline`);
     if (!env.some((e) => e.includes(marker)) && !cmdline.some((a) => a.includes(marker))) continue;
-    const stat = readStat(pid);
-    if (stat) out.push({ ...stat, cmdline: cmdline.filter((a) => a !== "").join(" ") });
+    out.push({ ...stat, cmdline: cmdline.filter((a) => a !== "").join(" ") });
   }
   return out;
 }
