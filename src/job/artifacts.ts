@@ -129,8 +129,7 @@ export class JobArtifacts {
     } catch (err) {
       if (stopped()) return { kind: "resumed", resumedFrom: "" };
       const message = errorMessage(err);
-      const noun = opts.algorithmNoun.charAt(0).toUpperCase() + opts.algorithmNoun.slice(1);
-      return { kind: "failed", problem: `trainguard: could not resume from ${remote.uri}: ${message}. ${noun} was not started, so it cannot overwrite the remote checkpoints.` };
+      return { kind: "failed", problem: `trainguard: could not resume from ${remote.uri}: ${message}. trainguard did not start ${opts.algorithmNoun}, so it cannot overwrite the remote checkpoints.` };
     }
   }
 
