@@ -10,12 +10,12 @@ import { rehearseStopRequest } from "./stop-request.js";
  * or output dir that is a regular file, or cannot be written, is refused here with the path named
  * instead of ending PID 1 with a stack trace. Synchronous: nothing else runs yet.
  */
-export function prepareTrainguardDir(paths: MlPaths, mlRootSource: string): ConfigError | undefined {
+export function prepareTrainguardDir(paths: MlPaths, mlRootSource: string, graceSeconds: number): ConfigError | undefined {
   try {
     mkdirSync(paths.trainguardDir, { recursive: true });
     // A stop file left by an earlier run would tell a polling algorithm to stop at once.
     rmSync(paths.stopRequestFile, { force: true });
-    rehearseStopRequest(paths.stopRequestFile);
+    rehearseStopRequest(paths.stopRequestFile, graceSeconds);
     return undefined;
   } catch (err) {
     const file = firstRegularFileSync(paths.trainguardDir);

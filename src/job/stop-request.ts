@@ -1,6 +1,8 @@
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { writeFileAtomicSync } from "../contract/index.js";
+import { StopClock } from "./clock.js";
+import { checkpointReserveMs } from "./margins.js";
 
 export interface StopRequest {
   readonly signal: string;
@@ -10,6 +12,17 @@ export interface StopRequest {
   /** When the algorithm is SIGKILLed if still running: deadline minus the packaging reserve. */
   readonly checkpointDeadline: string;
   readonly graceSeconds: number;
+}
+
+/** The stop file's content for a stop clock. */
+export function stopRequestFor(clock: StopClock, graceSeconds: number): StopRequest {
+  return {
+    signal: clock.source,
+    requestedAt: new Date(clock.requestedAt).toISOString(),
+    deadline: new Date(clock.deadline).toISOString(),
+    checkpointDeadline: new Date(clock.checkpointDeadline).toISOString(),
+    graceSeconds,
+  };
 }
 
 /**
@@ -23,14 +36,15 @@ export function writeStopRequest(file: string, request: StopRequest): void {
 }
 
 /**
- * Runs the stop-file write once, on a scratch file beside the real one, at start-up. The first
- * run of a code path in Node pays for compiling it (fs internals, JSON, dates: about a
- * millisecond measured here), and the real stop file is written between the SIGTERM and the
- * forwarded signal, where that millisecond counts.
+ * Runs a stop's clock and stop-file write once, on a scratch file beside the real one, at
+ * start-up (no timer is armed). The first run of a code path in Node pays for compiling it (the
+ * clock, fs internals, JSON, dates: about a millisecond measured here), and the real stop file is
+ * written between the SIGTERM and the forwarded signal, where that millisecond counts.
  */
-export function rehearseStopRequest(file: string): void {
+export function rehearseStopRequest(file: string, graceSeconds: number): void {
   const scratch = path.join(path.dirname(file), `.rehearsal-${path.basename(file)}`);
-  const now = new Date().toISOString();
-  writeStopRequest(scratch, { signal: "SIGTERM", requestedAt: now, deadline: now, checkpointDeadline: now, graceSeconds: 0 });
+  const graceMs = graceSeconds * 1000;
+  const clock = new StopClock("SIGTERM", Date.now(), graceMs, checkpointReserveMs(0, graceMs));
+  writeStopRequest(scratch, stopRequestFor(clock, graceSeconds));
   rmSync(scratch, { force: true });
 }

@@ -41,7 +41,7 @@ describe("stop-request.json", () => {
   it("the start-up rehearsal leaves nothing a polling algorithm could mistake for a stop", () => {
     const dir = tempDir();
     const file = path.join(dir, "stop-request.json");
-    rehearseStopRequest(file);
+    rehearseStopRequest(file, 120);
     expect(readdirSync(dir)).toEqual([]);
   });
 });
