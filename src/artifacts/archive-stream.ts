@@ -1,5 +1,6 @@
 import { open } from "node:fs/promises";
 import { READ_FLAGS } from "./open-flags.js";
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import tar from "tar-stream";
 import type { Manifest, ManifestFile, PackEntry } from "./types.js";
@@ -10,11 +11,8 @@ import { tarBytesFor } from "./tar-size.js";
 import { BufferPool } from "./buffer-pool.js";
 import { GZIP_BLOCK_BYTES, gzipStream, rechunk, storedBlockBytes, storedGzipBytes } from "./gzip-parallel.js";
 import { errorMessage } from "../contract/index.js";
-import { FileDigests } from "./file-hasher.js";
 
 const READ_CHUNK = 1 << 20;
-/** Archives with at least this many bytes of file data hash their files on a thread of their own. */
-const HASH_THREAD_MIN_BYTES = 32 << 20;
 
 export interface ArchiveStreamOptions {
   readonly entries: readonly PackEntry[];
@@ -57,20 +55,16 @@ export async function createArchiveStream(opts: ArchiveStreamOptions): Promise<A
   const readPool = new BufferPool(READ_CHUNK, opts.level === null ? 24 : 8);
   const pool = opts.level === null ? undefined : readPool;
 
-  const fileBytes = opts.entries.reduce((sum, e) => sum + (e.type === "file" ? e.size : 0), 0);
-  const digests = new FileDigests(fileBytes >= HASH_THREAD_MIN_BYTES);
-  const manifest = feed(pack, opts, manifestBytes, readPool, digests)
-    .then(
-      (m) => {
-        pack.finalize();
-        return m;
-      },
-      (err: unknown) => {
-        pack.destroy(err instanceof Error ? err : new Error(String(err)));
-        throw err;
-      },
-    )
-    .finally(() => digests.close());
+  const manifest = feed(pack, opts, manifestBytes, readPool).then(
+    (m) => {
+      pack.finalize();
+      return m;
+    },
+    (err: unknown) => {
+      pack.destroy(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    },
+  );
   manifest.catch(() => undefined);
 
   const tarChunks = countedTar(pack as AsyncIterable<Uint8Array>, tarBytes, opts.onTarBytes, pool);
@@ -112,8 +106,8 @@ async function* countedTar(
   if (n !== expected) throw new Error(`internal: tar is ${n} bytes, ${expected} were promised`);
 }
 
-async function feed(pack: tar.Pack, opts: ArchiveStreamOptions, manifestBytes: number, pool: BufferPool | undefined, digests: FileDigests): Promise<Manifest> {
-  const files: Array<ManifestFile | Promise<ManifestFile>> = [];
+async function feed(pack: tar.Pack, opts: ArchiveStreamOptions, manifestBytes: number, pool: BufferPool | undefined): Promise<Manifest> {
+  const files: ManifestFile[] = [];
   for (const entry of opts.entries) {
     opts.signal?.throwIfAborted();
     const mtime = tarTime(entry.mtimeMs);
@@ -124,15 +118,10 @@ async function feed(pack: tar.Pack, opts: ArchiveStreamOptions, manifestBytes: n
       await addEntry(pack, { name: entry.path, type: "symlink", linkname: entry.linkTarget ?? "", mode: entry.mode, mtime });
       files.push(manifestFile(entry, EMPTY_SHA256));
     } else {
-      // The digest may still be computed on the hashing thread while the next file is read.
-      const { digest } = await addFile(pack, entry, opts.signal, pool, digests);
-      const file = digest.then((sha256) => manifestFile(entry, sha256));
-      // Awaited below, unless an error ends the archive first: then nothing may go unhandled.
-      file.catch(() => undefined);
-      files.push(file);
+      files.push(manifestFile(entry, await addFile(pack, entry, opts.signal, pool)));
     }
   }
-  const manifest: Manifest = { ...opts.manifest, files: await Promise.all(files) };
+  const manifest: Manifest = { ...opts.manifest, files };
   const body = serializeManifest(manifest);
   if (body.length !== manifestBytes) {
     // The tar length was promised from this prediction: never emit an archive that breaks it.
@@ -159,13 +148,7 @@ function addEntry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }
   });
 }
 
-async function addFile(
-  pack: tar.Pack,
-  entry: PackEntry,
-  signal: AbortSignal | undefined,
-  pool: BufferPool | undefined,
-  digests: FileDigests,
-): Promise<{ readonly digest: Promise<string> }> {
+async function addFile(pack: tar.Pack, entry: PackEntry, signal: AbortSignal | undefined, pool: BufferPool | undefined): Promise<string> {
   const fh = await open(entry.abs, READ_FLAGS).catch((err: unknown) => {
     throw new FileChangedError(entry.path, `cannot open: ${errorMessage(err)}`);
   });
@@ -175,7 +158,7 @@ async function addFile(
     if (before.size !== BigInt(entry.size)) {
       throw new FileChangedError(entry.path, `${entry.size} bytes when selected, ${before.size} now`);
     }
-    const hash = digests.file(entry.size);
+    const hash = createHash("sha256");
     let settle!: (err?: Error | null) => void;
     const done = new Promise<void>((resolve, reject) => {
       settle = (err) => (err ? reject(err) : resolve());
@@ -205,7 +188,6 @@ async function addFile(
         if (position < entry.size) next = readAt(position);
         signal?.throwIfAborted();
         hash.update(data);
-        await digests.ready();
         if (!sink.write(data)) await drained(sink);
       }
     } finally {
@@ -218,9 +200,7 @@ async function addFile(
     }
     sink.end(null);
     await done;
-    const digest = hash.digest();
-    digest.catch(() => undefined);
-    return { digest };
+    return hash.digest("hex");
   } finally {
     await fh.close();
   }

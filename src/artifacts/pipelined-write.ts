@@ -15,12 +15,9 @@ const TRANSFER_MIN = 64 * 1024;
 
 /**
  * The writer thread, as a string: evaluated, it needs no file of its own, so it runs the same from
- * dist/, from the single-file bundle and from the TypeScript sources under test. It hashes each
- * chunk as it arrives and writes it at its offset on libuv's threadpool, one write at a time and in
- * order, so that hashing the next chunks overlaps writing this one (each takes about a second per
- * GiB here). It starts a datasync (also on the threadpool, while writing goes on) every
- * WRITEBACK_EVERY bytes and reports the bytes written, always a prefix of the file, after each
- * chunk.
+ * dist/, from the single-file bundle and from the TypeScript sources under test. It hashes and
+ * writes each chunk at its offset, starts a datasync (on the threadpool, while it goes on
+ * writing) every WRITEBACK_EVERY bytes, and reports the bytes written after each chunk.
  */
 const WRITER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
@@ -28,66 +25,47 @@ const { createHash } = require("node:crypto");
 const fs = require("node:fs");
 const { fd, writebackEvery } = workerData;
 const hash = createHash("sha256");
-const queue = [];
-let written = 0;
-let writing = false;
+let total = 0;
 let nextWriteback = writebackEvery;
 let syncing = false;
 let ending = false;
 let failed = false;
 function fail(err) {
-  if (failed) return;
   failed = true;
   parentPort.postMessage({ error: { message: err.message, code: err.code, syscall: err.syscall } });
 }
-function maybeFinish() {
-  if (ending && !failed && !writing && !syncing && queue.length === 0) {
-    parentPort.postMessage({ digest: hash.digest("hex"), total: written });
-  }
-}
-function writeNext() {
-  if (writing || failed) return;
-  const m = queue.shift();
-  if (!m) return maybeFinish();
-  writing = true;
-  const data = new Uint8Array(m.buffer, m.offset, m.length);
-  const rest = (done) => {
-    if (done === data.length) return wrote(m);
-    fs.write(fd, data, done, data.length - done, written + done, (err, n) => (err ? fail(err) : rest(done + n)));
-  };
-  rest(0);
-}
-function wrote(m) {
-  writing = false;
-  written += m.length;
-  // Moved here: moved back, for the producer to reuse.
-  if (m.moved) parentPort.postMessage({ returned: m.buffer }, [m.buffer]);
-  if (written >= nextWriteback && !syncing) {
-    nextWriteback = written + writebackEvery;
-    syncing = true;
-    fs.fdatasync(fd, (err) => {
-      syncing = false;
-      // An error here must fail the file: the final fsync may no longer report it.
-      if (err) fail(err);
-      else maybeFinish();
-    });
-  }
-  parentPort.postMessage({ written });
-  writeNext();
+function finish() {
+  if (!failed) parentPort.postMessage({ digest: hash.digest("hex"), total });
 }
 parentPort.on("message", (m) => {
   if (failed) return;
   if (m.end) {
     ending = true;
-    return maybeFinish();
+    if (!syncing) finish();
+    return;
   }
   try {
-    hash.update(new Uint8Array(m.buffer, m.offset, m.length));
+    const data = new Uint8Array(m.buffer, m.offset, m.length);
+    hash.update(data);
+    let done = 0;
+    while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, total + done);
+    total += data.length;
+    // Moved here: moved back, for the producer to reuse.
+    if (m.moved) parentPort.postMessage({ returned: m.buffer }, [m.buffer]);
+    if (total >= nextWriteback && !syncing) {
+      nextWriteback = total + writebackEvery;
+      syncing = true;
+      fs.fdatasync(fd, (err) => {
+        syncing = false;
+        // An error here must fail the file: the final fsync may no longer report it.
+        if (err) fail(err);
+        else if (ending) finish();
+      });
+    }
+    parentPort.postMessage({ written: total });
   } catch (err) {
-    return fail(err);
+    fail(err);
   }
-  queue.push(m);
-  writeNext();
 });
 `;
 
