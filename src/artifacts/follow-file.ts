@@ -23,7 +23,11 @@ const CHUNK = 1 << 20;
  * file before the first byte is written, so the commit's rename does not take it away.
  */
 export class FileFollower implements StageObserver {
-  readonly stream: Readable;
+  /**
+   * The file's bytes as a stream, which can also read straight into a consumer's buffer (`fill`:
+   * no chunk allocated and copied, which the upload's parts use). One of the two ways, not both.
+   */
+  readonly stream: Readable & { fill(into: Uint8Array, offset: number, length: number): Promise<number> };
   private fh: FileHandle | undefined;
   private written = 0;
   private position = 0;
@@ -32,7 +36,7 @@ export class FileFollower implements StageObserver {
   private pumping = false;
 
   constructor() {
-    this.stream = new Readable({
+    const stream = new Readable({
       highWaterMark: CHUNK,
       read: () => void this.pump(),
       destroy: (err, callback) => {
@@ -46,6 +50,7 @@ export class FileFollower implements StageObserver {
         );
       },
     });
+    this.stream = Object.assign(stream, { fill: (into: Uint8Array, offset: number, length: number) => this.fill(into, offset, length) });
   }
 
   async opened(tmpPath: string): Promise<void> {
@@ -82,34 +87,48 @@ export class FileFollower implements StageObserver {
     wake?.();
   }
 
+  /** Up to `length` bytes read into `into` at `offset` once written; 0 at the end of the committed file. */
+  private async fill(into: Uint8Array, offset: number, length: number): Promise<number> {
+    for (;;) {
+      const fh = this.available();
+      if (fh && this.position < this.written) {
+        const want = Math.min(length, this.written - this.position);
+        const { bytesRead } = await fh.read(into, offset, want, this.position);
+        if (bytesRead === 0) throw new Error(`the archive ended at ${this.position} bytes although ${this.written} were written`);
+        this.position += bytesRead;
+        return bytesRead;
+      }
+      if (fh && this.state === "ended") return 0;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  /** The open file, once there is one; throws once the stream is destroyed or the write failed. */
+  private available(): FileHandle | undefined {
+    if (this.stream.destroyed) throw new Error("the archive's reader was closed");
+    if (this.state instanceof Error) {
+      const err = new Error(`the archive being read was not completed: ${this.state.message}`);
+      this.stream.destroy(err);
+      throw err;
+    }
+    return this.fh;
+  }
+
   /** Reads on while the consumer wants more; one loop at a time, woken by the writer. */
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
     try {
       for (;;) {
-        if (this.stream.destroyed) return;
-        if (this.state instanceof Error) {
-          this.stream.destroy(new Error(`the archive being read was not completed: ${this.state.message}`));
-          return;
-        }
-        const fh = this.fh;
-        if (fh && this.position < this.written) {
-          const want = Math.min(CHUNK, this.written - this.position);
-          const buf = Buffer.allocUnsafe(want);
-          const { bytesRead } = await fh.read(buf, 0, want, this.position);
-          if (bytesRead === 0) throw new Error(`the archive ended at ${this.position} bytes although ${this.written} were written`);
-          this.position += bytesRead;
-          if (!this.stream.push(bytesRead === want ? buf : buf.subarray(0, bytesRead))) return;
-          continue;
-        }
-        if (fh && this.state === "ended") {
+        const buf = Buffer.allocUnsafe(CHUNK);
+        const n = await this.fill(buf, 0, CHUNK);
+        if (n === 0) {
           this.stream.push(null);
           return;
         }
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
+        if (!this.stream.push(n === CHUNK ? buf : buf.subarray(0, n))) return;
       }
     } catch (err) {
       this.stream.destroy(err instanceof Error ? err : new Error(String(err)));

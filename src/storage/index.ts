@@ -5,4 +5,4 @@ export { openStore, type OpenStoreOptions } from "./open.js";
 export { downloadToFile, type DownloadOptions } from "./download.js";
 export { UploadError, ObjectNotFoundError, type UploadErrorCode } from "./errors.js";
 export { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, MIN_PART_SIZE, MAX_PARTS } from "./parts.js";
-export type { ObjectStore, ObjectEntry, PutResult, PutStreamOptions, UploadProgress } from "./types.js";
+export type { FillableReadable, ObjectStore, ObjectEntry, PutResult, PutStreamOptions, UploadProgress } from "./types.js";

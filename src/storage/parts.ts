@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import type { FillableReadable } from "./types.js";
 
 export const MiB = 1024 * 1024;
 export const MIN_PART_SIZE = 5 * MiB;
@@ -44,16 +45,16 @@ export interface Part {
  */
 export class PartReader {
   bytesRead = 0;
-  private readonly iterator: AsyncIterator<unknown>;
+  private iterator: AsyncIterator<unknown> | undefined;
   private pending: Buffer | undefined;
   private ended = false;
+  /** A fillable source's bytes read past a full part, to learn whether it was the last. */
+  private peekBuffer: Buffer | undefined;
 
   constructor(
     private readonly source: Readable,
     private readonly expectedBytes: number | undefined,
-  ) {
-    this.iterator = source[Symbol.asyncIterator]();
-  }
+  ) {}
 
   /**
    * Fill the next part of up to `size` bytes, into `reuse` when it is large enough (a buffer whose
@@ -65,6 +66,7 @@ export class PartReader {
     const buffer = reuse !== undefined && reuse.length >= capacity ? reuse : Buffer.allocUnsafe(capacity);
     const data = buffer.subarray(0, capacity);
     let filled = 0;
+    if (isFillable(this.source)) return this.fillPart(this.source, data, buffer);
     while (filled < capacity) {
       const chunk = await this.take();
       if (chunk === undefined) break;
@@ -81,6 +83,36 @@ export class PartReader {
     return { data: filled === data.length ? data : data.subarray(0, filled), last: this.ended && this.pending === undefined, buffer };
   }
 
+  /** The same, read straight into the part's memory. */
+  private async fillPart(source: FillableReadable, data: Buffer, buffer: Buffer): Promise<Part> {
+    let filled = 0;
+    if (this.pending !== undefined) {
+      filled = this.pending.copy(data, 0, 0, Math.min(this.pending.length, data.length));
+      this.pending = filled < this.pending.length ? this.pending.subarray(filled) : undefined;
+    }
+    while (filled < data.length && !this.ended) {
+      const n = await source.fill(data, filled, data.length - filled);
+      if (n === 0) this.ended = true;
+      else filled += this.count(n);
+    }
+    if (!this.ended && this.pending === undefined) {
+      // Peek: a full part followed by the end of the source is the last part.
+      this.peekBuffer ??= Buffer.allocUnsafe(64 * 1024);
+      const n = await source.fill(this.peekBuffer, 0, this.peekBuffer.length);
+      if (n === 0) this.ended = true;
+      else this.pending = this.peekBuffer.subarray(0, this.count(n));
+    }
+    return { data: filled === data.length ? data : data.subarray(0, filled), last: this.ended && this.pending === undefined, buffer };
+  }
+
+  private count(n: number): number {
+    this.bytesRead += n;
+    if (this.expectedBytes !== undefined && this.bytesRead > this.expectedBytes) {
+      throw new SourceSizeError(`the source produced more than the expected ${this.expectedBytes} bytes`);
+    }
+    return n;
+  }
+
   /** Stop reading; destroys the source (what stream.pipeline does to a source whose consumer failed). */
   close(): void {
     this.source.destroy();
@@ -93,6 +125,8 @@ export class PartReader {
       return chunk;
     }
     if (this.ended) return undefined;
+    // Made on first use: a Readable starts flowing into its iterator once one exists.
+    this.iterator ??= this.source[Symbol.asyncIterator]();
     const result = await this.iterator.next();
     if (result.done === true) {
       this.ended = true;
@@ -100,10 +134,11 @@ export class PartReader {
     }
     const value = result.value;
     const chunk = Buffer.isBuffer(value) ? value : typeof value === "string" ? Buffer.from(value) : Buffer.from(value as Uint8Array);
-    this.bytesRead += chunk.length;
-    if (this.expectedBytes !== undefined && this.bytesRead > this.expectedBytes) {
-      throw new SourceSizeError(`the source produced more than the expected ${this.expectedBytes} bytes`);
-    }
+    this.count(chunk.length);
     return chunk;
   }
+}
+
+function isFillable(source: Readable): source is FillableReadable {
+  return typeof (source as Partial<FillableReadable>).fill === "function";
 }

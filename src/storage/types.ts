@@ -28,6 +28,17 @@ export interface PutStreamOptions {
   readonly onProgress?: (progress: UploadProgress) => void;
 }
 
+/**
+ * A stream that can also read straight into the caller's buffer: a file being written, for one.
+ * putStream fills its parts with `fill` instead of copying chunks (measured on the stop path: the
+ * chunks' allocation, their copy into parts and the garbage collection they caused were about
+ * 3 s of the main thread per GiB). A consumer uses either `fill` or the stream, never both.
+ */
+export interface FillableReadable extends Readable {
+  /** Reads up to `length` bytes into `into` at `offset`, waiting for them; 0 once the source has ended. */
+  fill(into: Uint8Array, offset: number, length: number): Promise<number>;
+}
+
 export interface PutResult {
   readonly key: string;
   readonly bytes: number;

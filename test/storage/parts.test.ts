@@ -66,3 +66,49 @@ describe("PartReader", () => {
     await expect(reader.next(16)).rejects.toThrow(/more than the expected 6 bytes/);
   });
 });
+
+describe("PartReader over a fillable source (read straight into the part)", () => {
+  /** A source whose fill returns at most `step` bytes per call, like a file followed while written. */
+  const fillable = (bytes: Buffer, step: number) => {
+    let position = 0;
+    const stream = Readable.from([]) as Readable & { fill(into: Uint8Array, offset: number, length: number): Promise<number> };
+    let streamUsed = false;
+    stream.on("data", () => (streamUsed = true));
+    stream.fill = async (into, offset, length) => {
+      const n = Math.min(step, length, bytes.length - position);
+      bytes.copy(into, offset, position, position + n);
+      position += n;
+      return n;
+    };
+    return { stream, streamUsed: () => streamUsed };
+  };
+  const bytes = Buffer.from(Array.from({ length: 23 }, (_, i) => i));
+
+  it("fills parts across fill() calls, marks the last one, and never reads the stream", async () => {
+    const { stream, streamUsed } = fillable(bytes, 3);
+    const reader = new PartReader(stream, undefined);
+    const parts: number[][] = [];
+    for (;;) {
+      const part = await reader.next(10);
+      parts.push([...part.data]);
+      if (part.last) break;
+    }
+    expect(parts.flat()).toEqual([...bytes]);
+    expect(parts.map((p) => p.length)).toEqual([10, 10, 3]);
+    expect(reader.bytesRead).toBe(23);
+    expect(streamUsed()).toBe(false);
+  });
+
+  it("knows a part that ends exactly with the source is the last, with no empty tail part", async () => {
+    const reader = new PartReader(fillable(bytes.subarray(0, 20), 7).stream, 20);
+    expect((await reader.next(10)).last).toBe(false);
+    const last = await reader.next(10);
+    expect(last.data.length).toBe(10);
+    expect(last.last).toBe(true);
+  });
+
+  it("fails as soon as the source passes the expected size", async () => {
+    const reader = new PartReader(fillable(bytes, 5).stream, 12);
+    await expect(reader.next(16)).rejects.toThrow(/more than the expected 12 bytes/);
+  });
+});
