@@ -27,3 +27,6 @@ export type {
   StopReason,
   VerifyReport,
 } from "./types.js";
+export { streamArchive, type StreamArchiveOptions, type StreamedArchive } from "./stream-package.js";
+export { probeWritable, type Writability } from "./writable.js";
+export { hashingPassThrough } from "./hashing-pass-through.js";
