@@ -57,7 +57,10 @@ export async function saveModel(input: SaveModelInput): Promise<SavedModel> {
     return { artifact: null, problem: `No model was saved: ${selection.reason}, and ${input.modelDir} is empty.` };
   }
   const where = await probeWritable(input.modelDir);
-  if (!where.writable) return saveUploadOnly(selection, input, `the model dir ${input.modelDir} cannot be written (${where.code}: ${where.message})`);
+  if (!where.writable) {
+    const errno = where.message.startsWith(where.code) ? where.message : `${where.code}: ${where.message}`;
+    return saveUploadOnly(selection, input, `the model dir ${input.modelDir} cannot be written (${errno})`);
+  }
   if (input.layout === "files" && input.output) return placeAndUpload(selection, input, input.output);
   const upload = input.output ? new ArchiveUpload(input.output, input.limits, log) : undefined;
   const deadline = input.limits.deadline();
