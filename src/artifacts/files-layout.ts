@@ -11,6 +11,7 @@ import { MANIFEST_NAME, compareNames, isSafeArchivePath } from "./paths.js";
 import { EMPTY_SHA256, manifestFile, parseManifest, serializeManifest, trainguardVersion } from "./manifest.js";
 import { progressMeter, type ProgressMeter } from "./progress.js";
 import { READ_FLAGS } from "./open-flags.js";
+import { artifactWarnings } from "./attempts.js";
 
 export interface PlaceOptions {
   modelDir: string;
@@ -119,7 +120,7 @@ export async function placeFiles(selection: PackableSelection, opts: PlaceOption
     durationMs: Date.now() - opts.started,
     checkpoint: manifest.checkpoint,
     skipped,
-    warnings: [...(selection.kind === "flat" ? selection.warnings : []), ...skipped.map((s) => `not packaged: ${s.path}: ${s.reason}`)],
+    warnings: artifactWarnings(selection, skipped),
   };
 }
 

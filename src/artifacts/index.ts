@@ -1,5 +1,6 @@
 export { DEFAULT_COMMIT_MARKERS, selectCheckpoint, estimatePackageBytes, type SelectOptions } from "./select.js";
-export { packageCheckpoint, archiveFileName, type PackageOptions } from "./package.js";
+export { packageCheckpoint, type PackageOptions } from "./package.js";
+export { archiveFileName } from "./attempts.js";
 export { createArchiveStream, type ArchiveStream, type ArchiveStreamOptions } from "./archive-stream.js";
 export { stageFile, commitTogether, writeStreamAtomic, removeStaleTemps, type StagedFile } from "./atomic-file.js";
 export { planCompression, type CompressionPlan, type CompressionSample } from "./compression.js";
@@ -26,3 +27,6 @@ export type {
   StopReason,
   VerifyReport,
 } from "./types.js";
+export { streamArchive, type StreamArchiveOptions, type StreamedArchive } from "./stream-package.js";
+export { probeWritable, type Writability } from "./writable.js";
+export { hashingPassThrough } from "./hashing-pass-through.js";

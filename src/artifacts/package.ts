@@ -2,13 +2,13 @@ import { mkdir } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import path from "node:path";
 import type { Logger } from "../log/index.js";
-import type { ArtifactResult, CompressionMode, Manifest, ModelLayout, PackableSelection, PackEntry, ProgressInfo, SkippedEntry, StopReason } from "./types.js";
-import { FileChangedError, PackagingError, toPackagingError } from "./errors.js";
+import type { ArtifactResult, CompressionMode, Manifest, ModelLayout, PackableSelection, ProgressInfo, StopReason } from "./types.js";
+import { toPackagingError } from "./errors.js";
 import { cancellation } from "./deadline.js";
-import { planCompression } from "./compression.js";
+import { artifactWarnings, planArchive, withChangedFilesLeftOut } from "./attempts.js";
 import { createArchiveStream } from "./archive-stream.js";
 import { commitTogether, removeStaleTemps, stageFile, type StagedFile } from "./atomic-file.js";
-import { serializeManifest, trainguardVersion, type ManifestBase } from "./manifest.js";
+import { serializeManifest } from "./manifest.js";
 import { progressMeter, type ProgressMeter } from "./progress.js";
 import { FileFollower } from "./follow-file.js";
 import { placeFiles } from "./files-layout.js";
@@ -31,17 +31,6 @@ export interface PackageOptions {
    * ends only once the archive is complete, and with an error if this attempt fails or is retried.
    */
   follow?: (stream: Readable, info: { fileName: string; expectedBytes: number | undefined }) => void;
-}
-
-/** A flat dir whose files keep changing is retried this many times, each without the changed file. */
-const MAX_ATTEMPTS = 4;
-
-export function archiveFileName(level: number | null): string {
-  return level === null ? "model.tar" : "model.tar.gz";
-}
-
-export function checkpointLabel(selection: PackableSelection): string {
-  return selection.kind === "directory" ? selection.name : path.basename(path.resolve(selection.dir));
 }
 
 /**
@@ -75,39 +64,17 @@ async function packageArchive(
   started: number,
 ): Promise<ArtifactResult> {
   const log = opts.log;
-  const plan = await planCompression(opts.compression, selection.files, {
-    ...(opts.deadline === undefined ? {} : { deadline: opts.deadline }),
-    signal,
-  });
-  log?.info({ event: "artifact.compression", compression: plan.compression, level: plan.level, sample: plan.sample }, plan.reason);
-  const fileName = archiveFileName(plan.level);
+  const { plan, fileName, checkpoint, manifest: manifestBase } = await planArchive(selection, opts, signal, started);
   const finalPath = path.join(opts.modelDir, fileName);
   const sidecarPath = `${finalPath}.manifest.json`;
   const stale = await removeStaleTemps(opts.modelDir, [fileName, path.basename(sidecarPath)]);
   if (stale.length > 0) log?.info({ event: "artifact.cleanup", removed: stale }, "removed temporary files of a killed packaging");
 
-  const checkpoint = checkpointLabel(selection);
-  const createdAt = new Date(started).toISOString();
-  const version = await trainguardVersion();
-  const skipped: SkippedEntry[] = [...selection.skipped];
-  let entries: readonly PackEntry[] = selection.files;
-
-  for (let attempt = 1; ; attempt++) {
-    const base: ManifestBase = {
-      job: opts.jobName,
-      checkpoint,
-      reason: opts.reason,
-      createdAt,
-      trainguardVersion: version,
-      compression: plan.compression,
-      ...(plan.level === null ? {} : { gzipLevel: plan.level }),
-      layout: "archive",
-      skipped: [...skipped],
-    };
+  return withChangedFilesLeftOut(selection, signal, log, async (entries, skipped) => {
     let meter: ProgressMeter | undefined;
     const archive = await createArchiveStream({
       entries,
-      manifest: base,
+      manifest: manifestBase(skipped),
       level: plan.level,
       signal,
       onTarBytes: (n) => meter?.add(n),
@@ -125,17 +92,7 @@ async function packageArchive(
       });
     } catch (err) {
       archive.stream.destroy(err as Error);
-      if (!(err instanceof FileChangedError) || signal.aborted) throw err;
-      if (selection.kind === "directory") {
-        throw new PackagingError("IO", `checkpoint ${checkpoint} changed after it was committed: ${err.message}`, { cause: err });
-      }
-      if (attempt >= MAX_ATTEMPTS) throw new PackagingError("IO", `files keep changing in ${selection.dir}: ${err.message}`, { cause: err });
-      // The entry header was already out with the old size: this attempt is void. Start over without it.
-      log?.warn({ event: "artifact.skip", path: err.path, reason: err.detail, attempt }, "file changed while packaging; retrying without it");
-      skipped.push({ path: err.path, reason: `changed while being packaged: ${err.detail}` });
-      entries = entries.filter((e) => e.path !== err.path);
-      if (!entries.some((e) => e.type === "file")) throw new PackagingError("IO", `no stable file left in ${selection.dir} to package`);
-      continue;
+      throw err;
     }
     meter.finish();
     let manifest: Manifest;
@@ -160,10 +117,10 @@ async function packageArchive(
       files,
       durationMs: Date.now() - started,
       checkpoint,
-      skipped,
-      warnings: [...(selection.kind === "flat" ? selection.warnings : []), ...skipped.map((s) => `not packaged: ${s.path}: ${s.reason}`)],
+      skipped: [...skipped],
+      warnings: artifactWarnings(selection, skipped),
     };
-  }
+  });
 }
 
 /** Stage the sidecar manifest beside the staged archive, then rename both into place. */

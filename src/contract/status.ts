@@ -25,24 +25,37 @@ export interface StatusTransition {
   readonly message?: string;
 }
 
-/** The model artifact trainguard wrote (and uploaded, when `--output` is set). */
+/**
+ * The model artifact trainguard wrote (and uploaded, when `--output` is set). When nothing could be
+ * written locally (`localError` says why) and the archive went straight from the checkpoint files
+ * to `--output`, `path` and `manifestPath` are the object's URI and its sidecar's.
+ */
 export interface ArtifactStatus {
-  /** The archive, or the model dir for layout "files". */
+  /** The archive, or the model dir for layout "files"; the object's URI when nothing is local. */
   readonly path: string;
   /** Size of the archive (layout "files": sum of the placed files). */
   readonly bytes: number;
   /** Of the archive (layout "files": of the manifest file). */
   readonly sha256: string;
-  /** Where the archive was uploaded; null without `--output` or when the upload failed. */
+  /**
+   * Where the archive was uploaded; null without `--output` or when the upload failed. With layout
+   * "files" it is the archive made from the same checkpoint files, streamed there without a local copy.
+   */
   readonly uploadedTo: string | null;
   /** Why the upload failed, when it did. */
   readonly uploadError?: string;
+  /**
+   * Why nothing was written locally, when so: the model dir cannot be written (named, with the
+   * errno), or writing it failed while the upload succeeded.
+   */
+  readonly localError?: string;
   /** The checkpoint packaged: its directory name, or the checkpoint dir's name when it holds files only. */
   readonly checkpoint: string;
   readonly compression: "gzip" | "fast" | "stored" | "none";
   readonly layout: "archive" | "files";
   /** Regular files in the artifact. */
   readonly files: number;
+  /** The sidecar manifest (layout "files": the manifest in the model dir); a URI when nothing is local. */
   readonly manifestPath: string;
   readonly durationMs: number;
 }

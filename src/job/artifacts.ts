@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { FlatGuard, CompressionMode, ModelLayout, StopReason } from "../artifacts/index.js";
-import { ConfigError, errorMessage, type JobConfig, type MlPaths } from "../contract/index.js";
+import { errorMessage, type JobConfig, type MlPaths } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 import { CheckpointRemote } from "./checkpoint-remote.js";
 import type { FinishingLimits } from "./clock.js";
@@ -23,7 +23,10 @@ export interface ArtifactSettings {
   readonly modelLayout: ModelLayout;
   /** What a Completed job does with its checkpoints: keep the algorithm's own model dir, or package. */
   readonly onComplete: "keep" | "package";
-  /** Where the archive is uploaded (s3:// or file://), as `<output>/<job>/output/model.tar.gz`. */
+  /**
+   * Where the archive is uploaded (s3:// or file://), as `<output>/<job>/output/model.tar.gz`. With
+   * layout files, or a model dir that cannot be written, it streams there straight from the files.
+   */
   readonly output?: string | undefined;
   /** Remote checkpoints (resume, background sync); when not given, checkpointconfig.json's S3Uri. */
   readonly checkpointUri?: string | undefined;
@@ -74,9 +77,6 @@ export class JobArtifacts {
     const { config, optionNames, settings } = opts;
     let output: OutputTarget | undefined;
     if (settings.output !== undefined) {
-      if (settings.modelLayout === "files") {
-        throw new ConfigError(optionNames.output, undefined, `uploads the model archive, but ${optionNames.modelLayout} files writes no archive; use ${optionNames.modelLayout} archive`);
-      }
       output = await openOutput({
         uri: settings.output,
         source: optionNames.output,
@@ -178,6 +178,7 @@ export class JobArtifacts {
       limits: run.limits,
       log: opts.log,
       ...(run.guard ? { guard: run.guard } : {}),
+      optionNames: { output: opts.optionNames.output, modelLayout: opts.optionNames.modelLayout },
     });
   }
 

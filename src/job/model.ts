@@ -1,10 +1,11 @@
 import { readdir } from "node:fs/promises";
-import { MANIFEST_NAME, PackagingError, packageCheckpoint, selectCheckpoint, type ArtifactResult, type CompressionMode, type FlatGuard, type ModelLayout, type PackableSelection, type StopReason } from "../artifacts/index.js";
+import { MANIFEST_NAME, PackagingError, packageCheckpoint, probeWritable, selectCheckpoint, type ArtifactResult, type CompressionMode, type FlatGuard, type ModelLayout, type PackableSelection, type StopReason } from "../artifacts/index.js";
 import type { Logger } from "../log/index.js";
 import type { FinishingLimits } from "./clock.js";
-import { ArchiveUpload, type OutputTarget } from "./output.js";
+import { ArchiveUpload, type OutputTarget, type UploadOutcome } from "./output.js";
 import { progressReporter } from "./progress-report.js";
 import type { ArtifactStatus } from "./status.js";
+import { uploadStraight, uploadedOnlyArtifact } from "./straight-upload.js";
 
 export interface SaveModelInput {
   readonly reason: StopReason;
@@ -21,6 +22,8 @@ export interface SaveModelInput {
   readonly log: Logger;
   /** Flat files whose write did not finish (the algorithm died writing them), and kept intact versions. */
   readonly guard?: FlatGuard;
+  /** How the caller spells the options named in problems (`--output` or runTraining's `output`). */
+  readonly optionNames?: { readonly output: string; readonly modelLayout: string };
 }
 
 export interface SavedModel {
@@ -33,9 +36,12 @@ export interface SavedModel {
 /**
  * The newest complete checkpoint becomes the model, in three layers: select it (artifacts'
  * selectCheckpoint), write it locally as the model artifact (packageCheckpoint: the archive and
- * its manifest, or the files), and upload the archive file as it is written (ArchiveUpload, the
- * archive's second consumer, which never holds the local write back). Never throws for expected failures (nothing complete, deadline,
- * full disk, upload): those come back as a problem to record, the previous artifact left as it was.
+ * its manifest, or the files), and upload the archive. The upload reads the local archive file as
+ * it is written (ArchiveUpload, which never holds the local write back); when no local archive is
+ * wanted (layout files) or possible (a model dir that cannot be written), the archive streams
+ * straight from the checkpoint files to the output instead (uploadStraight). Never throws for
+ * expected failures (nothing complete, deadline, full disk, upload): those come back as a problem
+ * to record, the previous artifact left as it was.
  */
 export async function saveModel(input: SaveModelInput): Promise<SavedModel> {
   const { log } = input;
@@ -50,12 +56,22 @@ export async function saveModel(input: SaveModelInput): Promise<SavedModel> {
     log.warn({ event: "package.nothing", reason: selection.reason }, "nothing to package");
     return { artifact: null, problem: `No model was saved: ${selection.reason}, and ${input.modelDir} is empty.` };
   }
+  const where = await probeWritable(input.modelDir);
+  if (!where.writable) {
+    const errno = where.message.startsWith(where.code) ? where.message : `${where.code}: ${where.message}`;
+    return saveUploadOnly(selection, input, `the model dir ${input.modelDir} cannot be written (${errno})`);
+  }
+  if (input.layout === "files" && input.output) return placeAndUpload(selection, input, input.output);
   const upload = input.output ? new ArchiveUpload(input.output, input.limits, log) : undefined;
   const deadline = input.limits.deadline();
   const local = await writeLocally(selection, input, deadline, upload);
   const uploaded = await upload?.finish(local.kind === "written" ? local.result.manifestPath : undefined);
   if (local.kind === "failed") return { artifact: null, problem: local.problem };
-  const { result } = local;
+  return localModel(selection, local.result, uploaded);
+}
+
+/** status.json's artifact for a model written locally, and what a user must be told about it. */
+function localModel(selection: PackableSelection, result: ArtifactResult, uploaded: UploadOutcome | undefined): SavedModel {
   const torn = selection.kind === "flat" ? selection.unfinished : [];
   const problems = [
     torn.length > 0 ? `Packaged without ${torn.map((t) => `${t.path} (${t.reason})`).join(", ")}: no intact version of it was kept.` : null,
@@ -77,6 +93,40 @@ export async function saveModel(input: SaveModelInput): Promise<SavedModel> {
     },
     problem: problems.join("\n") || null,
   };
+}
+
+/**
+ * Layout files with an output: the files are placed in the model dir and, at the same time, the
+ * archive made from the same checkpoint files streams to the output, so neither waits for the other.
+ */
+async function placeAndUpload(selection: PackableSelection, input: SaveModelInput, output: OutputTarget): Promise<SavedModel> {
+  const deadline = input.limits.deadline();
+  const [local, uploaded] = await Promise.all([
+    writeLocally(selection, input, deadline, undefined),
+    uploadStraight(selection, input, output, `${input.optionNames?.modelLayout ?? "--model-layout"} files writes no local archive`),
+  ]);
+  if (local.kind === "written") {
+    return localModel(selection, local.result, uploaded.kind === "uploaded" ? { uploadedTo: uploaded.uri, problem: uploaded.problem } : { uploadedTo: null, problem: uploaded.problem });
+  }
+  // The object is complete although the files could not be placed: it is the model.
+  if (uploaded.kind === "uploaded") return { artifact: uploadedOnlyArtifact(uploaded, local.problem), problem: [local.problem, uploaded.problem].filter((p) => p !== null).join("\n") };
+  return { artifact: null, problem: `${local.problem}\n${uploaded.problem}` };
+}
+
+/** Nothing can be written locally: the output is the only place the model can go. */
+async function saveUploadOnly(selection: PackableSelection, input: SaveModelInput, why: string): Promise<SavedModel> {
+  const { log } = input;
+  const outputOption = input.optionNames?.output ?? "--output";
+  if (!input.output) {
+    log.error({ event: "package.unwritable", modelDir: input.modelDir, reason: why }, `no model was saved: ${why}`);
+    return { artifact: null, problem: `No model was saved: ${why}, and no ${outputOption} was given to upload it to instead.` };
+  }
+  log.warn({ event: "package.unwritable", modelDir: input.modelDir, reason: why }, `${why}: the model goes to ${outputOption} only`);
+  const progress = progressReporter(log, input.limits.deadline());
+  const uploaded = await uploadStraight(selection, input, input.output, why, progress.report);
+  progress.done();
+  if (uploaded.kind === "failed") return { artifact: null, problem: `No model was saved: ${why}, and ${uploaded.problem.charAt(0).toLowerCase()}${uploaded.problem.slice(1)}` };
+  return { artifact: uploadedOnlyArtifact(uploaded, why), problem: uploaded.problem };
 }
 
 /** The local model artifact; the upload (if any) reads the archive file as it is written and finishes later. */

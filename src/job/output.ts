@@ -93,27 +93,41 @@ export class ArchiveUpload {
       uri = result.uri;
       this.log.info({ event: "upload.done", uri, bytes: result.bytes }, `model uploaded to ${uri}`);
     } catch (err) {
-      const { code, message } = describe(err);
+      const { code, message } = describeUploadError(err);
       this.log.error({ event: "upload.failed", code, err: message }, "upload failed; no object was left under the key");
       return { uploadedTo: null, problem: `Uploading the model failed (${code}): ${message}` };
     }
     if (!sidecarPath) return { uploadedTo: uri, problem: null };
-    try {
-      const deadline = this.limits.deadline();
-      await this.target.store.putBytes(this.target.key(`${this.fileName}.manifest.json`), await readFile(sidecarPath), {
-        ...(deadline === undefined ? {} : { deadline }),
-        signal: this.limits.signal,
-      });
-      return { uploadedTo: uri, problem: null };
-    } catch (err) {
-      // The archive object is complete and carries its manifest as its last entry: still a model.
-      const { code, message } = describe(err);
-      this.log.warn({ event: "upload.sidecar-failed", code, err: message }, "the archive is uploaded, its sidecar manifest is not");
-      return { uploadedTo: uri, problem: `The model was uploaded to ${uri}, but its sidecar manifest was not (${code}): ${message}` };
-    }
+    const problem = await putSidecar(this.target, this.limits, this.log, { fileName: this.fileName, uri }, () => readFile(sidecarPath));
+    return { uploadedTo: uri, problem };
   }
 }
 
-function describe(err: unknown): { code: string; message: string } {
+/**
+ * The sidecar manifest beside an uploaded archive. A failure is a problem to report, not a failed
+ * upload: the archive object is complete and carries its manifest as its last entry.
+ */
+export async function putSidecar(
+  target: OutputTarget,
+  limits: FinishingLimits,
+  log: Logger,
+  archive: { readonly fileName: string; readonly uri: string },
+  body: () => Promise<Buffer> | Buffer,
+): Promise<string | null> {
+  try {
+    const deadline = limits.deadline();
+    await target.store.putBytes(target.key(`${archive.fileName}.manifest.json`), await body(), {
+      ...(deadline === undefined ? {} : { deadline }),
+      signal: limits.signal,
+    });
+    return null;
+  } catch (err) {
+    const { code, message } = describeUploadError(err);
+    log.warn({ event: "upload.sidecar-failed", code, err: message }, "the archive is uploaded, its sidecar manifest is not");
+    return `The model was uploaded to ${archive.uri}, but its sidecar manifest was not (${code}): ${message}`;
+  }
+}
+
+export function describeUploadError(err: unknown): { code: string; message: string } {
   return { code: errnoCode(err) ?? "ERROR", message: errorMessage(err) };
 }

@@ -1,6 +1,5 @@
-import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { Transform } from "node:stream";
+import { hashingPassThrough } from "../artifacts/index.js";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { mlPaths } from "../contract/index.js";
@@ -49,17 +48,10 @@ export async function uploadOutputs(merged: MergedOutputs, request: TrainingRequ
   const store = openStore(location, { client, log });
   const gzip = request.compression === "GZIP";
   const modelKey = joinKey(location, request.name, "output", "model.tar.gz");
-  const hash = createHash("sha256");
-  let bytes = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  await pipeline(tarEntries(merged.model, gzip), count, createWriteStream(localCopy));
+  const digest = hashingPassThrough();
+  await pipeline(tarEntries(merged.model, gzip), digest.stream, createWriteStream(localCopy));
+  const { bytes, sha256 } = digest.result();
   await store.putStream(modelKey, createReadStream(localCopy), { expectedBytes: bytes });
   if (merged.data.length > 0) await store.putStream(joinKey(location, request.name, "output", "output.tar.gz"), tarEntries(merged.data, gzip));
-  return { uri: keyUri(location, modelKey), bytes, sha256: hash.digest("hex") };
+  return { uri: keyUri(location, modelKey), bytes, sha256 };
 }

@@ -43,7 +43,8 @@ export class OptionReader {
   finish(): { options: RunOptions; sources: OptionSources } {
     // SageMaker (and `trainguard local`) set TRAINING_JOB_NAME in every training container and tar
     // the model dir themselves: the checkpoint's files go there, not an archive inside their archive.
-    // With --output trainguard uploads its own archive, so the layout stays an archive then.
+    // With --output the default stays an archive, which the upload copies as it is written;
+    // `--model-layout files` with --output, asked for, streams the archive straight from the files.
     if (this.sources.modelLayout === undefined && (this.env.TRAINING_JOB_NAME ?? "") !== "" && this.options.output === undefined) {
       this.options.modelLayout = "files";
     }

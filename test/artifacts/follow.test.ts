@@ -7,25 +7,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { appendFile, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { createHash } from "node:crypto";
-import { packageCheckpoint, selectCheckpoint, verifyArchive, type PackableSelection } from "../../src/artifacts/index.js";
-import { commit, randomData, removeTempDirs, tempDir, textData, writeTree } from "./helpers.js";
+import { packageCheckpoint, verifyArchive } from "../../src/artifacts/index.js";
+import { commit, randomData, readAll, removeTempDirs, selectPackable as select, sha256, tempDir, textData, writeTree } from "./helpers.js";
 
 afterAll(removeTempDirs);
-
-async function select(ck: string): Promise<PackableSelection> {
-  const sel = await selectCheckpoint(ck);
-  if (sel.kind === "none") throw new Error(sel.reason);
-  return sel;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 
 describe("the archive's follower", () => {
   for (const compression of ["stored", "none", "fast"] as const) {

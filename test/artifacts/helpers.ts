@@ -1,6 +1,8 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
+import type { Readable } from "node:stream";
+import { selectCheckpoint, type PackableSelection } from "../../src/artifacts/index.js";
 import { lstat, mkdir, mkdtemp, readdir, readlink, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -140,3 +142,18 @@ export async function holdOpenForWriting(file: string): Promise<ChildProcess> {
 export async function listDir(dir: string): Promise<string[]> {
   return (await readdir(dir)).sort();
 }
+
+/** The checkpoint selectCheckpoint picks in `ck`; throws when there is none. */
+export async function selectPackable(ck: string): Promise<PackableSelection> {
+  const sel = await selectCheckpoint(ck);
+  if (sel.kind === "none") throw new Error(sel.reason);
+  return sel;
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");

@@ -127,7 +127,6 @@ export const CASES: readonly BadCase[] = [
   { name: "--job-name of 64 characters", argv: run("--job-name", "j".repeat(64)), exit: 2, first: opt("--job-name", "1 to 63 characters", "configuration") },
   { name: "--output ftp://x", argv: run("--output", "ftp://x"), exit: 2, first: opt("--output", "is not a storage URI", "configuration") },
   { name: "--output s3:/x", argv: run("--output", "s3:/x"), exit: 2, first: opt("--output", "", "configuration") },
-  { name: "--output with --model-layout files", argv: run("--output", "file://{base}/out", "--model-layout", "files"), exit: 2, first: opt("--output", "--model-layout files writes no archive", "configuration") },
   { name: "--checkpoint-uri s3:/x", argv: run("--checkpoint-uri", "s3:/x"), exit: 2, first: opt("--checkpoint-uri", "s3://", "configuration") },
   { name: "--keep 0", argv: run("--keep", "0"), exit: 2, first: opt("--keep", "at least 1") },
   { name: "--s3-endpoint ftp://x", argv: run("--s3-endpoint", "ftp://x"), exit: 2, first: opt("--s3-endpoint", "must be an http\\(s\\) URL") },

@@ -10,9 +10,9 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { describeE2E } from "../helpers/e2e.js";
-import { startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.js";
+import { useFaultProxy } from "../helpers/fault-proxy.js";
 import { startJob, type Job } from "../helpers/job.js";
 import { useS3 } from "../helpers/s3.js";
 import { MARKER, MiB, digestPairs, readManifest, s3Env, sha256, treeDigest, writer } from "../helpers/stop-path.js";
@@ -28,16 +28,7 @@ const KEEP = 3;
 
 describeE2E("stop path: checkpoint sync during training, flush on stop, resume at start", () => {
   const s3 = useS3([BUCKET]);
-  let proxy: FaultProxy;
-  beforeAll(async () => {
-    proxy = await startFaultProxy(s3().endpoint);
-  });
-  afterEach(() => {
-    proxy.clearFaults();
-  });
-  afterAll(async () => {
-    await proxy?.close();
-  });
+  const proxy = useFaultProxy(() => s3().endpoint);
 
   /** Left by the sync test for the resume test: the prefix and the files of step-10. */
   let synced: { prefix: string; step10: Map<string, string> } | undefined;
@@ -56,11 +47,11 @@ describeE2E("stop path: checkpoint sync during training, flush on stop, resume a
   }
 
   const checkpointBodyBytes = (): number => {
-    const up = proxy.stats().bytesUpstream;
+    const up = proxy().stats().bytesUpstream;
     return (up.PutObject ?? 0) + (up.UploadPart ?? 0);
   };
 
-  function syncJob(prefix: string, algorithmArgs: string[], env: Record<string, string>, endpoint = proxy.endpoint): Job {
+  function syncJob(prefix: string, algorithmArgs: string[], env: Record<string, string>, endpoint = proxy().endpoint): Job {
     return startJob({
       algorithm: algorithmArgs,
       grace: GRACE,
@@ -90,7 +81,7 @@ describeE2E("stop path: checkpoint sync during training, flush on stop, resume a
     );
     expect((await remoteCheckpoints(prefix)).has("step-9")).toBe(true);
 
-    proxy.resetStats();
+    proxy().resetStats();
     writeFileSync(job.testPath("go"), "");
     await job.waitForTestFile("committed-10", { intervalMs: 2 });
     const sentAt = job.signal("SIGTERM");
@@ -134,7 +125,7 @@ describeE2E("stop path: checkpoint sync during training, flush on stop, resume a
     await s3().client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}/step-99/model.bin`, Body: Buffer.alloc(1024, 7) }));
     await s3().client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}/step-99/config.json`, Body: Buffer.from('{"step":99}') }));
 
-    proxy.resetStats();
+    proxy().resetStats();
     const job = syncJob(prefix, writer("resume"), { TG_ON_TERM: "exit" });
     await job.waitReady({ timeoutMs: 20_000 });
     const ckDir = job.mlPath("checkpoints");
@@ -165,7 +156,7 @@ describeE2E("stop path: checkpoint sync during training, flush on stop, resume a
     const job = startJob({
       algorithm: writer("subdirs"),
       grace: GRACE,
-      options: ["--checkpoint-uri", `s3://${BUCKET}/${prefix}`, "--s3-endpoint", proxy.endpoint, "--model-layout", "files"],
+      options: ["--checkpoint-uri", `s3://${BUCKET}/${prefix}`, "--s3-endpoint", proxy().endpoint, "--model-layout", "files"],
       env: { ...s3Env(), TG_ON_TERM: "exit", TG_CKPTS: "2", TG_CKPT_BYTES: String(8 * MiB) },
     });
     await job.waitReady({ timeoutMs: 20_000 });
@@ -208,7 +199,7 @@ describeE2E("stop path: checkpoint sync during training, flush on stop, resume a
     const prefix = `slow-${Date.now()}`;
     await s3().client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}/step-1/model.bin`, Body: Buffer.alloc(4 * MiB, 3) }));
     await s3().client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}/step-1/${MARKER}`, Body: Buffer.from("committed\n") }));
-    const stall = proxy.inject({ action: { type: "stall" }, match: (r) => r.kind === "GetObject" && r.path.endsWith("/step-1/model.bin") });
+    const stall = proxy().inject({ action: { type: "stall" }, match: (r) => r.kind === "GetObject" && r.path.endsWith("/step-1/model.bin") });
 
     const job = syncJob(prefix, writer("resume"), {});
     await job.waitUntil("the download of step-1/model.bin to hang", () => stall.hits >= 1, { timeoutMs: 20_000 });

@@ -7,9 +7,9 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { describeE2E } from "../helpers/e2e.js";
-import { startFaultProxy, match, type FaultProxy } from "../helpers/fault-proxy.js";
+import { match, useFaultProxy } from "../helpers/fault-proxy.js";
 import { startJob, type Job } from "../helpers/job.js";
 import { useS3 } from "../helpers/s3.js";
 import { MiB, fileSha256, readManifest, s3Env, scratchDir, sha256, verifyCli, writer } from "../helpers/stop-path.js";
@@ -20,17 +20,8 @@ const GRACE = 4;
 
 describeE2E("stop path: upload on stop (--output)", () => {
   const s3 = useS3([BUCKET]);
-  let proxy: FaultProxy;
-  beforeAll(async () => {
-    proxy = await startFaultProxy(s3().endpoint);
-  });
-  afterEach(() => {
-    proxy.clearFaults();
-    proxy.resetStats();
-  });
-  afterAll(async () => {
-    await proxy?.close();
-  });
+  const proxy = useFaultProxy(() => s3().endpoint);
+  afterEach(() => proxy().resetStats());
 
   /** A job whose newest complete checkpoint is step-1 (model.bin of `bytes`), stopped once ready. */
   async function stopJob(opts: { endpoint?: string; output: string; bytes?: number; files?: Record<string, string>; grace?: number }): Promise<{ job: Job; sentAt: number }> {
@@ -94,14 +85,14 @@ describeE2E("stop path: upload on stop (--output)", () => {
   });
 
   it("an upload fault that outlasts the deadline (every UploadPart stalls, 30 MiB, --grace 4): exits before the deadline, no object under the key, local archive valid, status says why", async () => {
-    const stalls = proxy.inject({ action: { type: "stall" }, match: match.kind("UploadPart") });
-    const { job, sentAt } = await stopJob({ endpoint: proxy.endpoint, output: `s3://${BUCKET}/${PREFIX}`, bytes: 30 * MiB });
+    const stalls = proxy().inject({ action: { type: "stall" }, match: match.kind("UploadPart") });
+    const { job, sentAt } = await stopJob({ endpoint: proxy().endpoint, output: `s3://${BUCKET}/${PREFIX}`, bytes: 30 * MiB });
     const exit = await job.waitExit();
     expect(exit.at - sentAt, "trainguard exits before the stop deadline").toBeLessThan(GRACE * 1000);
     expect(exit.code).toBe(0);
     // The fault really was in the way: parts were sent and never answered.
     expect(stalls.hits).toBeGreaterThanOrEqual(1);
-    expect(proxy.stats().requests.CreateMultipartUpload).toBeGreaterThanOrEqual(1);
+    expect(proxy().stats().requests.CreateMultipartUpload).toBeGreaterThanOrEqual(1);
 
     const key = `${PREFIX}/${job.jobName}/output/model.tar.gz`;
     expect(await s3().headSize(BUCKET, key), "no object under the key").toBeUndefined();
@@ -118,12 +109,12 @@ describeE2E("stop path: upload on stop (--output)", () => {
     expect(job.failureFile()).toMatch(/Uploading the model failed/);
     // The multipart upload is aborted, not left for a lifecycle rule (s3rver answers
     // MethodNotAllowed, but the request must have been sent).
-    expect(proxy.stats().requests.AbortMultipartUpload ?? 0, "AbortMultipartUpload sent").toBeGreaterThanOrEqual(1);
+    expect(proxy().stats().requests.AbortMultipartUpload ?? 0, "AbortMultipartUpload sent").toBeGreaterThanOrEqual(1);
   });
 
   it("a stalled upload does not take the local archive down with it (64 MiB: more than the parts in flight can hold)", async () => {
-    proxy.inject({ action: { type: "stall" }, match: match.kind("UploadPart") });
-    const { job, sentAt } = await stopJob({ endpoint: proxy.endpoint, output: `s3://${BUCKET}/${PREFIX}`, bytes: 64 * MiB });
+    proxy().inject({ action: { type: "stall" }, match: match.kind("UploadPart") });
+    const { job, sentAt } = await stopJob({ endpoint: proxy().endpoint, output: `s3://${BUCKET}/${PREFIX}`, bytes: 64 * MiB });
     const exit = await job.waitExit();
     expect(exit.at - sentAt, "trainguard exits before the stop deadline").toBeLessThan(GRACE * 1000);
     expect(await s3().headSize(BUCKET, `${PREFIX}/${job.jobName}/output/model.tar.gz`)).toBeUndefined();
@@ -138,15 +129,15 @@ describeE2E("stop path: upload on stop (--output)", () => {
   });
 
   it("an upload held back does not hold the local archive back: committed and valid while every UploadPart is held, no object until released, then the complete object", async () => {
-    const hold = proxy.inject({ action: { type: "hold" }, match: match.kind("UploadPart") });
+    const hold = proxy().inject({ action: { type: "hold" }, match: match.kind("UploadPart") });
     // A grace long enough that the deadline plays no part: the hold ends only when the test says.
-    const { job } = await stopJob({ endpoint: proxy.endpoint, output: `s3://${BUCKET}/${PREFIX}`, bytes: 64 * MiB, grace: 60 });
+    const { job } = await stopJob({ endpoint: proxy().endpoint, output: `s3://${BUCKET}/${PREFIX}`, bytes: 64 * MiB, grace: 60 });
     const key = `${PREFIX}/${job.jobName}/output/model.tar.gz`;
     await job.waitUntil("the local archive committed", () => job.eventsOf("package.done").length > 0, { timeoutMs: 30_000 });
     // 64 MiB is more than the parts in flight hold: a tee would have stopped the local write here.
     // (On a fast machine the archive may even be committed before the first part is sent.)
     await job.waitUntil("an UploadPart held", () => hold.hits >= 1, { timeoutMs: 30_000 });
-    expect(proxy.stats().requests.CompleteMultipartUpload ?? 0).toBe(0);
+    expect(proxy().stats().requests.CompleteMultipartUpload ?? 0).toBe(0);
     expect(job.eventsOf("upload.done")).toEqual([]);
     expect(job.running()).toBe(true);
     const local = job.mlPath("model", "model.tar.gz");
@@ -164,8 +155,8 @@ describeE2E("stop path: upload on stop (--output)", () => {
   });
 
   it("a transient fault (503 SlowDown for the first 2 requests): the upload succeeds", async () => {
-    const slowdowns = proxy.inject({ action: { type: "slowdown" }, match: match.any, times: 2 });
-    const { job, sentAt } = await stopJob({ endpoint: proxy.endpoint, output: `s3://${BUCKET}/${PREFIX}` });
+    const slowdowns = proxy().inject({ action: { type: "slowdown" }, match: match.any, times: 2 });
+    const { job, sentAt } = await stopJob({ endpoint: proxy().endpoint, output: `s3://${BUCKET}/${PREFIX}` });
     const exit = await job.waitExit();
     expect(exit.at - sentAt).toBeLessThan(GRACE * 1000);
     expect(exit.code).toBe(0);

@@ -1,5 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { afterAll, afterEach, beforeAll } from "vitest";
 
 /** What an S3 request is, from its method and query: enough to aim a fault at "the 2nd UploadPart". */
 export type RequestKind =
@@ -353,5 +354,26 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       agent.destroy();
       await closed;
     },
+  };
+}
+
+/**
+ * One fault proxy for a suite, in front of `upstream()` (read once the suite's servers are up):
+ * started before its tests, faults cleared after each, closed at the end.
+ */
+export function useFaultProxy(upstream: () => string): () => FaultProxy {
+  let proxy: FaultProxy | undefined;
+  beforeAll(async () => {
+    proxy = await startFaultProxy(upstream());
+  });
+  afterEach(() => {
+    proxy?.clearFaults();
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+  return () => {
+    if (proxy === undefined) throw new Error("useFaultProxy(): the proxy is not started yet (use it inside a test or hook)");
+    return proxy;
   };
 }

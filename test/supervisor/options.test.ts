@@ -40,7 +40,7 @@ describe("run options", () => {
     expect(parseRunArgs(["--", "x"], { TRAINING_JOB_NAME: "job-1" }).options.modelLayout).toBe("files");
     expect(parseRunArgs(["--model-layout", "archive", "--", "x"], { TRAINING_JOB_NAME: "job-1" }).options.modelLayout).toBe("archive");
     expect(parseRunArgs(["--", "x"], { TRAINING_JOB_NAME: "job-1", TRAINGUARD_MODEL_LAYOUT: "archive" }).options.modelLayout).toBe("archive");
-    // --output uploads trainguard's own archive, which the files layout does not write.
+    // With --output the default stays the local archive that the upload copies as it is written.
     expect(parseRunArgs(["--output", "s3://b/p", "--", "x"], { TRAINING_JOB_NAME: "job-1" }).options.modelLayout).toBe("archive");
   });
 
