@@ -11,6 +11,7 @@ import { tarBytesFor } from "./tar-size.js";
 import { BufferPool } from "./buffer-pool.js";
 import { GZIP_BLOCK_BYTES, gzipStream, rechunk, storedBlockBytes, storedGzipBytes } from "./gzip-parallel.js";
 import { errorMessage } from "../contract/index.js";
+import { SmallFileReadAhead, isSmallFile } from "./small-files.js";
 
 const READ_CHUNK = 1 << 20;
 
@@ -108,7 +109,8 @@ async function* countedTar(
 
 async function feed(pack: tar.Pack, opts: ArchiveStreamOptions, manifestBytes: number, pool: BufferPool | undefined): Promise<Manifest> {
   const files: ManifestFile[] = [];
-  for (const entry of opts.entries) {
+  const readAhead = new SmallFileReadAhead(opts.entries);
+  for (const [index, entry] of opts.entries.entries()) {
     opts.signal?.throwIfAborted();
     const mtime = tarTime(entry.mtimeMs);
     if (entry.type === "directory") {
@@ -117,6 +119,10 @@ async function feed(pack: tar.Pack, opts: ArchiveStreamOptions, manifestBytes: n
     } else if (entry.type === "symlink") {
       await addEntry(pack, { name: entry.path, type: "symlink", linkname: entry.linkTarget ?? "", mode: entry.mode, mtime });
       files.push(manifestFile(entry, EMPTY_SHA256));
+    } else if (isSmallFile(entry)) {
+      const data = await readAhead.take(index);
+      await addEntry(pack, { name: entry.path, type: "file", size: entry.size, mode: entry.mode, mtime }, data);
+      files.push(manifestFile(entry, createHash("sha256").update(data).digest("hex")));
     } else {
       files.push(manifestFile(entry, await addFile(pack, entry, opts.signal, pool)));
     }
