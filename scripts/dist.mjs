@@ -17,8 +17,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { ROOT, bundleCli } from "./bundle.mjs";
 
 // Node 24 is the Active LTS (maintained until April 2028); 22 is already in maintenance. The
 // integrity is npm's own for that tarball: a different file is refused.
@@ -27,7 +26,6 @@ const NODE = {
   integrity: "sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==",
 };
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
 const NAME = `trainguard-${pkg.version}-linux-x64`;
 const RELEASE = path.join(ROOT, "release");
@@ -71,29 +69,11 @@ function fetchRuntime() {
   rmSync(unpacked, { recursive: true, force: true });
 }
 
-// esbuild bundles require() calls it can see; createRequire(import.meta.url)("x") hides them. The
-// lazy loads of the embedded S3 server (trainguard local) are made visible so they are bundled
-// (into chunks loaded only by that verb). koffi stays external: its loader finds the native module
-// next to its index.js.
-const LAZY_REQUIRES = ["s3rver", "s3rver/lib/models/error"];
-const lazyRequires = {
-  name: "lazy-requires",
-  setup(b) {
-    b.onLoad({ filter: /[/\\]src[/\\]local[/\\][^/\\]+\.ts$/ }, (args) => {
-      let text = readFileSync(args.path, "utf8");
-      for (const name of LAZY_REQUIRES) text = text.replaceAll(`createRequire(import.meta.url)(${JSON.stringify(name)})`, `require(${JSON.stringify(name)})`);
-      return { contents: text, loader: "ts" };
-    });
-  },
-};
-
-// On top of every output file, before any of trainguard's code runs:
-// - bundled CommonJS (the AWS SDK, pino) calls require() for Node's built-ins: give ESM one;
-// - bin/trainguard moved the user's NODE_OPTIONS aside so that they do not configure trainguard's
-//   own runtime; put them back in the environment the algorithm inherits (once: it is deleted).
+// On top of every output file, before any of trainguard's code runs (after the shared require()
+// shim): bin/trainguard moved the user's NODE_OPTIONS aside so that they do not configure
+// trainguard's own runtime; put them back in the environment the algorithm inherits (once: it is
+// deleted).
 const BANNER = [
-  'import { createRequire as __trainguardCreateRequire } from "node:module";',
-  "const require = __trainguardCreateRequire(import.meta.url);",
   "if (process.env.TRAINGUARD_LAUNCHER_NODE_OPTIONS !== undefined) {",
   "  process.env.NODE_OPTIONS = process.env.TRAINGUARD_LAUNCHER_NODE_OPTIONS;",
   "  delete process.env.TRAINGUARD_LAUNCHER_NODE_OPTIONS;",
@@ -103,30 +83,18 @@ const BANNER = [
 async function bundle() {
   step("esbuild: bundle src/cli/entry.ts and the demo's algorithm");
   const lib = path.join(OUT, "lib");
-  const result = await build({
-    absWorkingDir: ROOT,
+  await bundleCli({
     entryPoints: { "cli/entry": "src/cli/entry.ts", "cli/demo/algorithm": "src/cli/demo/algorithm.ts" },
     // Chunks two levels below lib/, like dist/cli/demo/*.js: the paths the code resolves from
-    // import.meta.url (../../package.json, the demo's ../entry.js) land on files of this tree.
+    // import.meta.url (../../package.json, the demo's ./algorithm.js) land on files of this tree.
     chunkNames: "cli/demo/chunk-[hash]",
     outdir: lib,
-    bundle: true,
-    splitting: true,
-    format: "esm",
-    platform: "node",
     target: `node${NODE.version.split(".")[0]}`,
-    external: ["koffi"],
-    plugins: [lazyRequires],
-    banner: { js: BANNER },
-    legalComments: "linked",
-    logLevel: "warning",
-    metafile: true,
+    // No node_modules in this tree but koffi's: every other package is in the bundle.
+    bundleDependencies: true,
+    banner: BANNER,
+    fail,
   });
-  for (const name of LAZY_REQUIRES) {
-    if (!Object.keys(result.metafile.inputs).some((input) => input.startsWith(`node_modules/${name.split("/")[0]}/`))) {
-      fail(`the bundle lacks ${name}: src/local no longer loads it with createRequire(import.meta.url)(${JSON.stringify(name)}); update LAZY_REQUIRES in scripts/dist.mjs`);
-    }
-  }
   writeFileSync(path.join(lib, "package.json"), `${JSON.stringify({ name: pkg.name, version: pkg.version, type: "module", private: true }, null, 2)}\n`);
 }
 

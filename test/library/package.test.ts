@@ -1,8 +1,8 @@
 /**
  * The package as a user gets it: `npm pack` of this checkout (dist/ built by the globalSetup),
  * installed into an empty project from the tarball, imported from ESM, type-checked from
- * TypeScript (and the example's JSDoc-typed JavaScript) with NodeNext resolution, and the example
- * run from there.
+ * TypeScript (and the example's JSDoc-typed JavaScript) with NodeNext resolution, the example
+ * run from there, and the bin (the CLI bundle) run from there.
  */
 import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -103,6 +103,9 @@ describe("the npm package, installed from its tarball into an empty project", ()
     expect(listing).toContain("package/dist/index.js");
     expect(listing).toContain("package/dist/index.d.ts");
     expect(listing).not.toContain("package/src/");
+    // The bin: the bundle's entry and its chunks.
+    expect(listing).toContain("package/dist/cli/entry.js");
+    expect(listing).toMatch(/package\/dist\/cli\/chunk-[A-Z0-9]+\.js/);
 
     writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "tg-user-project", version: "1.0.0", private: true, type: "module" }, null, 2));
     await timed("npm install", () =>
@@ -141,6 +144,10 @@ describe("the npm package, installed from its tarball into an empty project", ()
     expect(readStatus(exampleRoot)).toMatchObject({ TrainingJobStatus: "Completed" });
     // 16 features x 64 hidden + 64 + 64 + 1 parameters, 8 bytes each.
     expect(statSync(path.join(exampleRoot, "model", "weights.bin")).size).toBe((16 * 64 + 64 + 64 + 1) * 8);
+    // The bin as npm linked it, from the installed package: a job run to the end.
+    const binRoot = path.join(project, "bin-ml");
+    await timed("trainguard run -- true", () => run(path.join(project, "node_modules", ".bin", "trainguard"), ["run", "--ml-root", binRoot, "--", "true"], { cwd: project }));
+    expect(readStatus(binRoot)).toMatchObject({ TrainingJobStatus: "Completed", trainguardExitCode: 0 });
     console.log(`package test timings (ms): ${JSON.stringify(timings)}`);
   }, 120_000);
 });
