@@ -35,7 +35,8 @@ export class FileFollower implements StageObserver {
   private wake: (() => void) | undefined;
   private pumping = false;
 
-  constructor() {
+  /** `afterCommit`: read nothing until the file is complete and committed (then read it at once). */
+  constructor(private readonly opts: { readonly afterCommit?: boolean } = {}) {
     const stream = new Readable({
       highWaterMark: CHUNK,
       read: () => void this.pump(),
@@ -91,7 +92,7 @@ export class FileFollower implements StageObserver {
   private async fill(into: Uint8Array, offset: number, length: number): Promise<number> {
     for (;;) {
       const fh = this.available();
-      if (fh && this.position < this.written) {
+      if (fh && this.position < this.written && (this.state === "ended" || !this.opts.afterCommit)) {
         const want = Math.min(length, this.written - this.position);
         const { bytesRead } = await fh.read(into, offset, want, this.position);
         if (bytesRead === 0) throw new Error(`the archive ended at ${this.position} bytes although ${this.written} were written`);

@@ -31,6 +31,8 @@ export interface PackageOptions {
    * ends only once the archive is complete, and with an error if this attempt fails or is retried.
    */
   follow?: (stream: Readable, info: { fileName: string; expectedBytes: number | undefined }) => void;
+  /** The follower reads nothing before the archive is committed (a consumer that would compete with the write). */
+  followAfterCommit?: boolean;
 }
 
 /**
@@ -80,7 +82,7 @@ async function packageArchive(
       onTarBytes: (n) => meter?.add(n),
     });
     meter = progressMeter(archive.tarBytes, opts.onProgress);
-    const follower = opts.follow ? new FileFollower() : undefined;
+    const follower = opts.follow ? new FileFollower({ afterCommit: opts.followAfterCommit ?? false }) : undefined;
     if (follower) opts.follow?.(follower.stream, { fileName, expectedBytes: archive.archiveBytes });
     let staged: StagedFile;
     try {

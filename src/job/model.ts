@@ -150,7 +150,7 @@ async function writeLocally(
       onProgress: progress.report,
       ...(deadline === undefined ? {} : { deadline }),
       signal: input.limits.signal,
-      ...(upload ? { follow: upload.consume } : {}),
+      ...(upload ? { follow: upload.consume, followAfterCommit: upload.afterCommit } : {}),
     });
     progress.done();
     for (const warning of result.warnings) log.warn({ event: "package.warning" }, warning);

@@ -76,9 +76,12 @@ const BULK_BODY_COMMANDS = new Set(["PutObjectCommand", "UploadPartCommand"]);
  */
 export function payloadSigningIsRedundant(endpoint: string | undefined): boolean {
   if (endpoint === undefined) return true;
-  const url = new URL(endpoint);
-  if (url.protocol === "https:") return true;
-  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return new URL(endpoint).protocol === "https:" || isLoopbackEndpoint(endpoint);
+}
+
+/** An endpoint on this machine (localhost, 127.0.0.0/8, ::1): the server shares its cores and disk. */
+export function isLoopbackEndpoint(endpoint: string): boolean {
+  const host = new URL(endpoint).hostname.replace(/^\[|\]$/g, "");
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 

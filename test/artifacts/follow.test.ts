@@ -4,6 +4,7 @@
  * with the complete archive.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { existsSync } from "node:fs";
 import { appendFile, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -41,6 +42,38 @@ describe("the archive's follower", () => {
       expect(sha256(await readFile(result.path))).toBe(result.sha256);
     });
   }
+
+  it("followAfterCommit: a follower that asks at once gets no byte before the archive is committed, then exactly the archive", async () => {
+    const ck = await tempDir();
+    await writeTree(path.join(ck, "step-1"), { "model.bin": randomData(24 << 20), "config.json": "{}" });
+    await commit(path.join(ck, "step-1"), 10);
+    const modelDir = await tempDir();
+    const finalPath = path.join(modelDir, "model.tar");
+    const chunks: Buffer[] = [];
+    let bytesBeforeCommit = 0;
+    let ended!: Promise<void>;
+    const result = await packageCheckpoint(await select(ck), {
+      modelDir,
+      jobName: "j",
+      reason: "Stopped",
+      compression: "none",
+      layout: "archive",
+      followAfterCommit: true,
+      // Reads as eagerly as it can: every chunk is checked against the commit (the rename).
+      follow: (stream) => {
+        stream.on("data", (chunk: Buffer) => {
+          if (!existsSync(finalPath)) bytesBeforeCommit += chunk.length;
+          chunks.push(chunk);
+        });
+        ended = new Promise((resolve, reject) => stream.on("end", resolve).on("error", reject));
+      },
+    });
+    await ended;
+    expect(bytesBeforeCommit).toBe(0);
+    const bytes = Buffer.concat(chunks);
+    expect(bytes.length).toBe(result.bytes);
+    expect(sha256(bytes)).toBe(result.sha256);
+  });
 
   it("a retried attempt (a file changed while read) ends the earlier follower with an error, never a normal end; the last one reads the committed archive", async () => {
     const ck = await tempDir();
