@@ -1,5 +1,3 @@
-import { open } from "node:fs/promises";
-import { READ_FLAGS } from "./open-flags.js";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import tar from "tar-stream";
@@ -10,8 +8,8 @@ import { EMPTY_SHA256, manifestFile, predictManifestBytes, serializeManifest, ty
 import { tarBytesFor } from "./tar-size.js";
 import { BufferPool } from "./buffer-pool.js";
 import { GZIP_BLOCK_BYTES, gzipStream, rechunk, storedBlockBytes, storedGzipBytes } from "./gzip-parallel.js";
-import { errorMessage } from "../contract/index.js";
 import { SmallFileReadAhead, isSmallFile } from "./small-files.js";
+import { readUnchanged } from "./unchanged-file.js";
 
 const READ_CHUNK = 1 << 20;
 
@@ -155,21 +153,13 @@ function addEntry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }
 }
 
 async function addFile(pack: tar.Pack, entry: PackEntry, signal: AbortSignal | undefined, pool: BufferPool | undefined): Promise<string> {
-  const fh = await open(entry.abs, READ_FLAGS).catch((err: unknown) => {
-    throw new FileChangedError(entry.path, `cannot open: ${errorMessage(err)}`);
+  const hash = createHash("sha256");
+  let settle!: (err?: Error | null) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (err) => (err ? reject(err) : resolve());
   });
-  try {
-    const before = await fh.stat({ bigint: true });
-    if (!before.isFile()) throw new FileChangedError(entry.path, "no longer a regular file");
-    if (before.size !== BigInt(entry.size)) {
-      throw new FileChangedError(entry.path, `${entry.size} bytes when selected, ${before.size} now`);
-    }
-    const hash = createHash("sha256");
-    let settle!: (err?: Error | null) => void;
-    const done = new Promise<void>((resolve, reject) => {
-      settle = (err) => (err ? reject(err) : resolve());
-    });
-    done.catch(() => undefined);
+  done.catch(() => undefined);
+  await readUnchanged(entry, async (fh) => {
     const sink = pack.entry(
       { name: entry.path, type: "file", size: entry.size, mode: entry.mode, mtime: tarTime(entry.mtimeMs) },
       (err) => settle(err),
@@ -200,16 +190,11 @@ async function addFile(pack: tar.Pack, entry: PackEntry, signal: AbortSignal | u
       // Never close the handle under a read still in flight.
       await next?.catch(() => undefined);
     }
-    const after = await fh.stat({ bigint: true });
-    if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) {
-      throw new FileChangedError(entry.path, "modified while being read");
-    }
-    sink.end(null);
-    await done;
-    return hash.digest("hex");
-  } finally {
-    await fh.close();
-  }
+    // Ended only once readUnchanged has seen the file unchanged: the entry is never completed with a changed file.
+    return sink;
+  }).then((sink) => sink.end(null));
+  await done;
+  return hash.digest("hex");
 }
 
 type Sink = ReturnType<tar.Pack["entry"]>;

@@ -1,8 +1,6 @@
-import { open } from "node:fs/promises";
 import type { PackEntry } from "./types.js";
 import { FileChangedError } from "./errors.js";
-import { READ_FLAGS } from "./open-flags.js";
-import { errorMessage } from "../contract/index.js";
+import { readUnchanged } from "./unchanged-file.js";
 
 /** Files up to this size are read whole, ahead of their turn in the archive. */
 export const SMALL_FILE_BYTES = 64 * 1024;
@@ -48,25 +46,15 @@ export class SmallFileReadAhead {
   }
 }
 
-/** A small file's whole content, checked against its selection as addFile checks a large one. */
-async function readWholeFile(entry: PackEntry): Promise<Buffer> {
-  const fh = await open(entry.abs, READ_FLAGS).catch((err: unknown) => {
-    throw new FileChangedError(entry.path, `cannot open: ${errorMessage(err)}`);
-  });
-  try {
-    const before = await fh.stat({ bigint: true });
-    if (!before.isFile()) throw new FileChangedError(entry.path, "no longer a regular file");
-    if (before.size !== BigInt(entry.size)) throw new FileChangedError(entry.path, `${entry.size} bytes when selected, ${before.size} now`);
+/** A small file's whole content, checked against its selection as a large one is. */
+function readWholeFile(entry: PackEntry): Promise<Buffer> {
+  return readUnchanged(entry, async (fh) => {
     const data = Buffer.allocUnsafe(entry.size);
     for (let position = 0; position < entry.size; ) {
       const { bytesRead } = await fh.read(data, position, entry.size - position, position);
       if (bytesRead === 0) throw new FileChangedError(entry.path, `shrank to ${position} bytes while being read`);
       position += bytesRead;
     }
-    const after = await fh.stat({ bigint: true });
-    if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) throw new FileChangedError(entry.path, "modified while being read");
     return data;
-  } finally {
-    await fh.close();
-  }
+  });
 }
