@@ -128,16 +128,18 @@ async function newestMarker(dir: string, markers: readonly string[]): Promise<nu
  * Bytes the next packaging would move, from stat alone (no /proc scan, no reads): sizes plus a
  * tar header per entry. Used to size the stop reserve, so it must stay cheap.
  */
-export async function estimatePackageBytes(checkpointDir: string, opts: { markers?: string[] } = {}): Promise<number> {
+export async function estimatePackageBytes(checkpointDir: string, opts: { markers?: string[]; signal?: AbortSignal } = {}): Promise<number> {
   const survey = await surveyCheckpointDir(checkpointDir, opts.markers ?? DEFAULT_COMMIT_MARKERS);
   if ("reason" in survey) return 0;
   const newest = survey.complete[0];
   let walked;
   try {
-    if (newest) walked = await walkCheckpoint(newest.dir, { recursive: true });
-    else if (survey.subdirectories === 0) walked = await walkCheckpoint(checkpointDir, { recursive: false });
+    const signal = opts.signal ? { signal: opts.signal } : {};
+    if (newest) walked = await walkCheckpoint(newest.dir, { recursive: true, ...signal });
+    else if (survey.subdirectories === 0) walked = await walkCheckpoint(checkpointDir, { recursive: false, ...signal });
     else return 0;
-  } catch {
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
     return 0;
   }
   let bytes = 1024 + 1024; // end-of-archive blocks, and the manifest's header and a small body

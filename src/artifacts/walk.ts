@@ -16,17 +16,19 @@ export interface WalkResult {
  * List what an artifact of `root` holds, parents before children, in byte order, so two runs over
  * the same tree produce the same archive. `recursive: false` is the flat layout: top level only.
  */
-export async function walkCheckpoint(root: string, opts: { recursive: boolean }): Promise<WalkResult> {
+export async function walkCheckpoint(root: string, opts: { recursive: boolean; signal?: AbortSignal }): Promise<WalkResult> {
   const result: WalkResult = { entries: [], skipped: [], warnings: [] };
   const rootReal = await realpath(root);
-  await walkInto(root, rootReal, "", opts.recursive, result);
+  await walkInto(root, rootReal, "", opts, result);
   return result;
 }
 
-async function walkInto(root: string, rootReal: string, rel: string, recursive: boolean, out: WalkResult): Promise<void> {
+async function walkInto(root: string, rootReal: string, rel: string, opts: { recursive: boolean; signal?: AbortSignal }, out: WalkResult): Promise<void> {
+  const { recursive, signal } = opts;
   const dirAbs = rel === "" ? root : path.join(root, rel);
   const names = (await readdir(dirAbs)).sort(compareNames);
   for (const name of names) {
+    signal?.throwIfAborted();
     const relPath = rel === "" ? name : `${rel}/${name}`;
     if (relPath === MANIFEST_NAME) {
       out.skipped.push({ path: relPath, reason: `reserved name: trainguard writes its own ${MANIFEST_NAME}` });
@@ -47,7 +49,7 @@ async function walkInto(root: string, rootReal: string, rel: string, recursive: 
     } else if (st.isDirectory()) {
       if (!recursive) continue;
       out.entries.push({ ...base, type: "directory", size: 0 });
-      await walkInto(root, rootReal, relPath, recursive, out);
+      await walkInto(root, rootReal, relPath, opts, out);
     } else if (st.isSymbolicLink()) {
       const link = await checkLink(root, rootReal, relPath, abs);
       if ("reason" in link) out.skipped.push({ path: relPath, reason: link.reason });

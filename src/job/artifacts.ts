@@ -182,14 +182,14 @@ export class JobArtifacts {
     });
   }
 
-  /** Bytes the stop path would package now (for the checkpoint reserve); undefined when it cannot tell. */
-  async estimatePackageBytes(): Promise<number | undefined> {
+  /** Bytes the stop path would package now (for the checkpoint reserve); undefined when it cannot tell or `signal` aborted the walk. */
+  async estimatePackageBytes(signal: AbortSignal): Promise<number | undefined> {
     const { opts } = this;
     try {
       const [{ estimatePackageBytes }] = await packagingCode();
-      return await estimatePackageBytes(opts.checkpointDir, opts.markers ? { markers: [...opts.markers] } : {});
+      return await estimatePackageBytes(opts.checkpointDir, { signal, ...(opts.markers ? { markers: [...opts.markers] } : {}) });
     } catch (err) {
-      opts.log.debug({ event: "estimate.error", err }, "could not measure the checkpoint size");
+      if (!signal.aborted) opts.log.debug({ event: "estimate.error", err }, "could not measure the checkpoint size");
       return undefined;
     }
   }

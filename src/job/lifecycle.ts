@@ -78,6 +78,12 @@ class Job {
   private estimatedPackageBytes = 0;
   /** Aborts the resume download when a stop arrives before training started. */
   private readonly starting = new AbortController();
+  /**
+   * Aborts a size estimate still walking the checkpoint when training ends: from then on the
+   * estimate has no use, and its walk would compete with packaging's own (measured: the selection
+   * took about twice as long beside it on a 1,000-file checkpoint).
+   */
+  private readonly estimates = new AbortController();
   /** Aborts flush, packaging and upload when a budget's finishing deadline comes. */
   private readonly finishing = new AbortController();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -242,7 +248,7 @@ class Job {
     this.scheduleCheckpointDeadline(clock);
     // The estimate may predate a checkpoint written moments ago: measure again, after the request is out.
     const measure = async (): Promise<number | undefined> => {
-      const bytes = await this.artifacts?.estimatePackageBytes();
+      const bytes = await this.artifacts?.estimatePackageBytes(this.estimates.signal);
       return bytes === undefined ? undefined : Math.max(bytes, this.runner.extraPackageBytes());
     };
     void remeasureAtStop(measure, clock.deadline, this.graceMs, clock.checkpointDeadline).then((earlier) => {
@@ -315,7 +321,7 @@ class Job {
   }
 
   private async refreshEstimate(): Promise<void> {
-    const bytes = await this.artifacts?.estimatePackageBytes();
+    const bytes = await this.artifacts?.estimatePackageBytes(this.estimates.signal);
     if (bytes !== undefined) this.estimatedPackageBytes = bytes;
   }
 
@@ -343,6 +349,7 @@ class Job {
   /** From how training ended to the job's end: verdict, flush, packaging, failure file, final status. */
   private async finish({ outcome, guard }: TrainingEnd): Promise<JobResult> {
     this.phase = "finishing";
+    this.estimates.abort();
     const verdict = this.judge(outcome);
     if (verdict.failureReason !== null) this.log.error({ event: "job.failure", reason: verdict.failureReason }, verdict.failureReason.split("\n")[0]);
     if (!this.clock) this.limitFinishing(verdict);

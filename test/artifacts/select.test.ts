@@ -115,4 +115,13 @@ describe("selectCheckpoint", () => {
     expect(bytes).toBe(3 * 512 + 10_240 + 1_024 + 512 + 2_048);
     expect(await estimatePackageBytes(path.join(ck, "missing"))).toBe(0);
   });
+
+  it("stops estimating when its signal aborts, instead of answering 0 for a walk it did not finish", async () => {
+    const ck = await tempDir();
+    await writeTree(path.join(ck, "c1"), Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`f${i}.bin`, Buffer.alloc(10)])));
+    await commit(path.join(ck, "c1"), 100);
+    const aborted = AbortSignal.abort(new Error("training ended"));
+    await expect(estimatePackageBytes(ck, { signal: aborted })).rejects.toThrow("training ended");
+    expect(await estimatePackageBytes(ck, { signal: new AbortController().signal })).toBeGreaterThan(50 * 512);
+  });
 });
