@@ -42,7 +42,7 @@ await bundleCli({
   chunkNames: "cli/chunk-[hash]",
   target: `node${engines.node.replace(/^>=\s*/, "").split(".")[0]}`,
   bundleDependencies: BUNDLE_DEPENDENCIES,
-  compiledTree: DIST,
+  urlTree: DIST,
   sourcemap: true,
   fail,
 });

@@ -49,12 +49,14 @@ function sourcePlugin({ lazyRequires, urlsOf }) {
  * Bundles `entryPoints` (name -> source) into `outdir`, chunks named `chunkNames`.
  * - bundleDependencies: false leaves every package in node_modules (imported from there); true
  *   bundles them all but koffi.
- * - compiledTree: the directory of tsc's output for src/, when it ships beside the bundle: every
- *   output file must then be in one directory (checked), from which import.meta.url is rewritten.
+ * - urlTree: the directory where src/ is mirrored (tsc's output beside the npm bundle; in the
+ *   self-contained tree, the files the code finds from import.meta.url are placed there): each
+ *   source's import.meta.url becomes its file's URL in that tree. Every output file must then be in
+ *   one directory (checked), from which the URLs are made relative.
  * Fails with `fail(message)` when the bundle is not what the code expects.
  */
-export async function bundleCli({ outdir, entryPoints, chunkNames, target, bundleDependencies, compiledTree, banner = "", sourcemap = false, fail }) {
-  const outputDir = compiledTree && path.join(outdir, path.dirname(chunkNames));
+export async function bundleCli({ outdir, entryPoints, chunkNames, target, bundleDependencies, urlTree, banner = "", sourcemap = false, fail }) {
+  const outputDir = urlTree && path.join(outdir, path.dirname(chunkNames));
   const result = await build({
     absWorkingDir: ROOT,
     entryPoints,
@@ -67,7 +69,7 @@ export async function bundleCli({ outdir, entryPoints, chunkNames, target, bundl
     target,
     external: ["koffi"],
     packages: bundleDependencies ? undefined : "external",
-    plugins: [sourcePlugin({ lazyRequires: bundleDependencies, urlsOf: compiledTree && { tree: compiledTree, outputDir } })],
+    plugins: [sourcePlugin({ lazyRequires: bundleDependencies, urlsOf: urlTree && { tree: urlTree, outputDir } })],
     banner: { js: [REQUIRE_SHIM, banner].filter(Boolean).join("\n") },
     legalComments: bundleDependencies ? "linked" : "none",
     sourcemap: sourcemap ? "linked" : false,
@@ -75,7 +77,9 @@ export async function bundleCli({ outdir, entryPoints, chunkNames, target, bundl
     logLevel: "warning",
     metafile: true,
   });
-  if (bundleDependencies) {
+  // Only a bundle with the embedded S3 server (the CLI's) needs s3rver.
+  const withEmbeddedS3 = Object.keys(result.metafile.inputs).some((input) => input.endsWith("src/local/embedded-s3.ts"));
+  if (bundleDependencies && withEmbeddedS3) {
     for (const name of LAZY_REQUIRES) {
       if (!Object.keys(result.metafile.inputs).some((input) => input.startsWith(`node_modules/${name.split("/")[0]}/`))) {
         fail(`the bundle lacks ${name}: src/local no longer loads it with createRequire(import.meta.url)(${JSON.stringify(name)}); update LAZY_REQUIRES in scripts/bundle.mjs`);

