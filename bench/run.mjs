@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Benchmark entry: `npm run bench [-- <name>... ] [--trials=N] [--settle-ms=N] [--batch=N] [--runs=N] [--rounds=N] [--data-dir=DIR] [--keep-data] [--out=FILE] [--markdown] [--quiet]`
+// Benchmark entry: `npm run bench [-- <name>... ] [--trials=N] [--settle-ms=N] [--batch=N] [--runs=N] [--rounds=N] [--data-dir=DIR] [--keep-data] [--out=FILE] [--markdown] [--quiet] [--s3-endpoint=URL --s3-bucket=NAME]`
 //
 // Runs every module in MODULES (or those named), prints one table per module and writes all
 // results, with the machine they were measured on, to bench/results/latest.json.
@@ -36,7 +36,7 @@ const MODULES = [
 function parseArgs(argv) {
   const options = { names: [] };
   for (const arg of argv) {
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    const m = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(arg);
     if (!m) {
       options.names.push(arg);
       continue;
@@ -58,6 +58,14 @@ function parseArgs(argv) {
       case "out": options.out = value; break;
       case "quiet": options.quiet = true; break;
       case "markdown": options.markdown = true; break;
+      case "s3-endpoint":
+        if (!/^https?:\/\/[^/]+\/?$/.test(value ?? "")) throw new BenchError("--s3-endpoint needs a URL such as http://host:9000");
+        options.s3Endpoint = value;
+        break;
+      case "s3-bucket":
+        if (!value) throw new BenchError("--s3-bucket needs a bucket name");
+        options.s3Bucket = value;
+        break;
       case "help":
         options.help = true;
         break;
@@ -118,7 +126,7 @@ async function main() {
   const options = parseArgs(process.argv.slice(2));
   const modules = await Promise.all(MODULES.map((m) => import(m)));
   if (options.help) {
-    console.log("usage: npm run bench -- [name...] [--trials=N] [--settle-ms=N] [--batch=N] [--runs=N] [--rounds=N] [--data-dir=DIR] [--keep-data] [--out=FILE] [--markdown] [--quiet]\n");
+    console.log("usage: npm run bench -- [name...] [--trials=N] [--settle-ms=N] [--batch=N] [--runs=N] [--rounds=N] [--data-dir=DIR] [--keep-data] [--out=FILE] [--markdown] [--quiet] [--s3-endpoint=URL --s3-bucket=NAME]\n");
     for (const m of modules) console.log(`  ${m.meta.name.padEnd(14)} ${m.meta.title}${m.meta.aliases ? ` (also: ${m.meta.aliases.join(", ")})` : ""}`);
     console.log(`
   --trials=N     signal: trials per supervisor (200)
@@ -131,7 +139,12 @@ async function main() {
   --keep-data    keep the generated data (GBs) for the next run instead of removing it at the end
   --out=FILE     JSON results (bench/results/latest.json)
   --markdown     print the tables as Markdown (for BENCHMARKS.md)
-  --quiet        no progress line`);
+  --quiet        no progress line
+  --s3-endpoint=URL, --s3-bucket=NAME
+                 stop-path: upload to this S3 store instead of the embedded one started on this
+                 machine (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION;
+                 the bucket must exist). A store on another host is the one that does not take
+                 the job's CPU: see BENCHMARKS.md, issue 16`);
     return 0;
   }
   const byName = new Map();

@@ -18,7 +18,7 @@
 // all parts back and writes the object again. Its CPU time is sampled from /proc and reported.
 import path from "node:path";
 import { BenchData } from "./lib/data.mjs";
-import { ALGO, LOG_DIR, clearOutput, mb, median, requireTools, s3, sampleProc, startS3Server, timeShell, toolVersion, trainguardStop } from "./lib/harness.mjs";
+import { ALGO, LOG_DIR, clearOutput, mb, median, openS3Store, requireTools, s3, sampleProc, timeShell, toolVersion, trainguardStop } from "./lib/harness.mjs";
 import { fmt } from "./lib/stats.mjs";
 
 export const meta = {
@@ -52,8 +52,9 @@ export async function run(ctx) {
   const { ckRoot, stepDir } = data.checkpoint("c1g", { big: [r0], small: "A" });
   ctx.progress("stop-path: reading the data once into the page cache");
   data.warm(stepDir);
-  const server = await startS3Server(path.join(data.dir, "s3"));
-  const base = { endpoint: server.endpoint, bucket: server.bucket };
+  const server = await openS3Store(ctx.options, path.join(data.dir, "s3"));
+  const base = { endpoint: server.endpoint, bucket: server.bucket, external: server.external };
+  const sampleStore = () => (server.pid ? sampleProc(server.pid) : { stop: () => ({ cpuSeconds: undefined }) });
   const out = data.scratch("stop-path");
   let archiveBytes;
   const variants = [
@@ -67,6 +68,7 @@ export async function run(ctx) {
           runArgs: ["--checkpoint-dir", ckRoot, "--output", `s3://${server.bucket}/${prefix}`, "--s3-endpoint", server.endpoint, "--job-name", "bench"],
           algorithm: [process.execPath, ALGO, "stop"],
           s3Pid: server.pid,
+          s3Env: server.env,
           logFile: path.join(LOG_DIR, `stop-path-r${r}.log`),
         });
         const artifact = run.status?.artifact;
@@ -92,7 +94,7 @@ export async function run(ctx) {
       async go(r) {
         const file = path.join(out, "model.tar.gz");
         const tarSeconds = timeShell(`tar -czf "$F" -C "$CK" step-1 && sync "$F"`, { F: file, CK: ckRoot });
-        const s3s = sampleProc(server.pid);
+        const s3s = sampleStore();
         const up = await s3({ ...base, op: "naive", key: `naive-${r}/model.tar.gz`, file });
         const s3p = s3s.stop();
         await s3({ ...base, op: "delete", prefix: `naive-${r}` });
@@ -118,7 +120,7 @@ export async function run(ctx) {
     {
       id: "stage alone: upload the archive's bytes from memory (putStream)",
       async go(r) {
-        const s3s = sampleProc(server.pid);
+        const s3s = sampleStore();
         const up = await s3({ ...base, op: "mem", key: `mem-${r}/x`, bytes: archiveBytes });
         const s3p = s3s.stop();
         await s3({ ...base, op: "delete", prefix: `mem-${r}` });
@@ -179,7 +181,7 @@ export async function run(ctx) {
       rounds,
       data: `${stepDir}: 1 GiB random + 1,000 files of 1-8 KiB + marker (page cache warm)`,
       archiveBytes,
-      s3: "embedded s3rver (trainguard s3 serve) on 127.0.0.1 in its own process, objects on the same disk",
+      s3: server.where,
       trainguardRun: "plain child of the bench (not PID 1), --log-level debug (for the stage times), default --grace 120, --compression auto",
       tar: toolVersion("tar --version"),
     },

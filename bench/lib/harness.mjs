@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { BENCH_DIR, ENTRY } from "./context.mjs";
+import { BENCH_DIR, BenchError, ENTRY } from "./context.mjs";
 import { nowNs, sleep, start, tryKill, withTimeout } from "./proc.mjs";
 
 const LIB = path.dirname(fileURLToPath(import.meta.url));
@@ -140,6 +140,19 @@ export async function startS3Server(dir, bucket = "bench") {
   };
 }
 
+/**
+ * The S3 store of a stop benchmark: the embedded server started here, or, with --s3-endpoint, a
+ * store the operator runs elsewhere (credentials from the environment; nothing to sample, nothing
+ * to stop). `env` is what a trainguard run and the S3 child need on top of process.env.
+ */
+export async function openS3Store(options, dir) {
+  if (!options.s3Endpoint) return { ...(await startS3Server(dir)), env: S3_ENV, external: false, where: "embedded s3rver (trainguard s3 serve) on 127.0.0.1 in its own process, objects on the same disk" };
+  const missing = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"].filter((name) => !process.env[name]);
+  if (missing.length > 0) throw new BenchError(`--s3-endpoint ${options.s3Endpoint}: set ${missing.join(", ")} for it`);
+  if (!options.s3Bucket) throw new BenchError(`--s3-endpoint ${options.s3Endpoint}: --s3-bucket names the (existing) bucket to use`);
+  return { endpoint: options.s3Endpoint.replace(/\/$/, ""), bucket: options.s3Bucket, pid: undefined, env: {}, external: true, where: `${options.s3Endpoint} (--s3-endpoint), bucket ${options.s3Bucket}`, async stop() {} };
+}
+
 /** JSON log lines of trainguard's stderr, with their time in epoch ms. */
 function parseLog(text) {
   const events = [];
@@ -161,9 +174,9 @@ function parseLog(text) {
  * trainguard and times until trainguard exits. trainguard and the S3 server (`s3Pid`) are
  * sampled for CPU and memory the whole time from SIGTERM to exit. Returns the log events too.
  */
-export async function trainguardStop({ mlRoot, runArgs, algorithm, ready, settleMs = 1000, timeoutMs = 600_000, s3Pid, env = {}, logFile }) {
+export async function trainguardStop({ mlRoot, runArgs, algorithm, ready, settleMs = 1000, timeoutMs = 600_000, s3Pid, s3Env = S3_ENV, env = {}, logFile }) {
   const argv = [process.execPath, ENTRY, "run", "--ml-root", mlRoot, "--log-level", "debug", ...runArgs, "--", ...algorithm];
-  const proc = start(argv, { env: { ...process.env, ...S3_ENV, ...env } });
+  const proc = start(argv, { env: { ...process.env, ...s3Env, ...env } });
   let stderr = "";
   if (logFile) {
     mkdirSync(path.dirname(logFile), { recursive: true });

@@ -27,7 +27,8 @@ const storage = await dist("storage/index.js");
 const { createLogger } = await dist("log/index.js");
 const { EMBEDDED_S3_CREDENTIALS } = await dist("local/index.js");
 
-const env = { AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey, AWS_REGION: "us-east-1" };
+// "external": a store of the operator's (--s3-endpoint), with the credentials of the environment.
+const env = args.external ? process.env : { AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey, AWS_REGION: "us-east-1" };
 const client = storage.createS3Client({ endpoint: args.endpoint, env });
 const log = await createLogger({ level: "warn", pretty: false });
 const store = storage.openStore(storage.parseStorageUri(`s3://${args.bucket}`, "bench"), { client, log });
