@@ -60,7 +60,7 @@ export function createS3Client(opts: S3ClientOptions): S3Client {
     config.requestChecksumCalculation = "WHEN_REQUIRED";
     config.responseChecksumValidation = "WHEN_REQUIRED";
   }
-  const client = new S3Client(config);
+  const client = withoutSdkNodeNotice(() => new S3Client(config));
   if (payloadSigningIsRedundant(endpoint)) skipPayloadHashForBodies(client);
   return client;
 }
@@ -145,4 +145,25 @@ function credentialsFromEnv(env: NodeJS.ProcessEnv): S3ClientConfig["credentials
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value.trim();
+}
+
+/** The AWS SDK's documented switch for its notice about the Node versions its future releases need. */
+const SDK_NODE_NOTICE_SWITCH = "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED";
+
+/**
+ * Constructs an AWS SDK client without the SDK's notice that its releases after a date will
+ * need a newer Node. trainguard ships the SDK inside its own build, so the notice is about
+ * releases its users never get; on Node 20 it would otherwise be in every job's log. The SDK
+ * reads its switch while the client is constructed, so the switch is set for that moment only:
+ * the algorithm's environment, copied from ours, never carries it.
+ */
+export function withoutSdkNodeNotice<T>(construct: () => T): T {
+  const before = process.env[SDK_NODE_NOTICE_SWITCH];
+  process.env[SDK_NODE_NOTICE_SWITCH] = "true";
+  try {
+    return construct();
+  } finally {
+    if (before === undefined) delete process.env[SDK_NODE_NOTICE_SWITCH];
+    else process.env[SDK_NODE_NOTICE_SWITCH] = before;
+  }
 }

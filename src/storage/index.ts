@@ -1,6 +1,6 @@
 export { parseStorageUri, joinKey, keyUri, bucketNameProblem, type StorageLocation } from "./location.js";
 export { safeRelativeKey } from "./keys.js";
-export { createS3Client, isLoopbackEndpoint, S3_CLIENT_DEFAULTS, type S3ClientOptions } from "./client.js";
+export { createS3Client, isLoopbackEndpoint, withoutSdkNodeNotice, S3_CLIENT_DEFAULTS, type S3ClientOptions } from "./client.js";
 export { openStore, type OpenStoreOptions } from "./open.js";
 export { downloadToFile, type DownloadOptions } from "./download.js";
 export { UploadError, ObjectNotFoundError, type UploadErrorCode } from "./errors.js";

@@ -1,8 +1,13 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { ConfigError } from "../../src/contract/index.js";
 import { createS3Client } from "../../src/storage/index.js";
 import { payloadSigningIsRedundant } from "../../src/storage/client.js";
+import { ENTRY } from "../helpers/job.js";
 
 const made: S3Client[] = [];
 afterEach(() => made.splice(0).forEach((c) => c.destroy()));
@@ -84,3 +89,35 @@ describe("payloadSigningIsRedundant", () => {
   });
 });
 
+
+describe("the AWS SDK's notice about the Node versions its future releases need", () => {
+  const NOTICE = /NodeVersionSupportWarning/;
+  const nodeMajor = Number(process.versions.node.split(".")[0]);
+
+  it("is printed by a client constructed bare on this Node (when older than 22), so the check below can see it", () => {
+    if (nodeMajor >= 22) {
+      // The SDK has nothing to say on Node 22 and newer: no notice to suppress.
+      expect(nodeMajor).toBeGreaterThanOrEqual(22);
+      return;
+    }
+    const script = 'const { S3Client } = require("@aws-sdk/client-s3"); new S3Client({ region: "us-east-1" });';
+    const result = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
+    expect(result.stderr).toMatch(NOTICE);
+  });
+
+  it("is not in the log of a job whose --output is on S3, and the algorithm's environment does not carry its switch", () => {
+    const mlRoot = mkdtempSync(path.join(tmpdir(), "tg-sdk-notice-"));
+    try {
+      const result = spawnSync(
+        process.execPath,
+        [ENTRY, "run", "--ml-root", mlRoot, "--grace", "5", "--output", "s3://bucket/prefix", "--s3-endpoint", "http://127.0.0.1:9", "--", "sh", "-c", 'echo "switch=${AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED-unset}"'],
+        { encoding: "utf8", env: { PATH: process.env.PATH ?? "", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b", AWS_REGION: "us-east-1" }, timeout: 30_000 },
+      );
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stdout).toContain("switch=unset");
+      expect(result.stderr).not.toMatch(NOTICE);
+    } finally {
+      rmSync(mlRoot, { recursive: true, force: true });
+    }
+  });
+});

@@ -7,7 +7,7 @@ import { CreateTrainingJobCommand, DescribeTrainingJobCommand, SageMakerClient, 
 import { formatVerifyReport, verifyArchive } from "../../artifacts/index.js";
 import { createLogger } from "../../log/index.js";
 import { startLocalPlatform, type LocalPlatform } from "../../local/index.js";
-import { createS3Client, downloadToFile, openStore, parseStorageUri } from "../../storage/index.js";
+import { createS3Client, downloadToFile, openStore, parseStorageUri, withoutSdkNodeNotice } from "../../storage/index.js";
 
 const STOP_TIMEOUT_SECONDS = 20;
 const JOB = "trainguard-demo";
@@ -34,7 +34,7 @@ async function story(platform: LocalPlatform, work: string): Promise<number> {
   say(`  jobs run ${platform.isolation.kind === "pid-namespace" ? "as PID 1 of their own PID namespace" : `in their own process group (${platform.isolation.reason})`}`);
   say(`  the same from a shell: ${platform.exportLine}`);
   const image = await bundledAlgorithm(work);
-  const sm = new SageMakerClient({ endpoint: platform.endpoint, region: platform.region, credentials: platform.credentials });
+  const sm = withoutSdkNodeNotice(() => new SageMakerClient({ endpoint: platform.endpoint, region: platform.region, credentials: platform.credentials }));
   const created = Date.now();
   await sm.send(
     new CreateTrainingJobCommand({
