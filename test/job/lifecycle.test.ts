@@ -131,6 +131,12 @@ async function advance(ms: number): Promise<void> {
   await realSleep(20);
 }
 
+/** Waits (in real time, the fake clock still) until status.json says `expected`: its writes are asynchronous. */
+async function untilStatus(expected: string): Promise<void> {
+  for (let waited = 0; waited < 10_000 && status().TrainingJobStatus !== expected; waited += 10) await realSleep(10);
+  expect(status().TrainingJobStatus).toBe(expected);
+}
+
 /** Waits (in real time, the fake clock still) until the runner was asked for `name`. */
 async function untilCalled(name: string): Promise<void> {
   for (let waited = 0; waited < 10_000 && !runner.names().includes(name); waited += 10) await realSleep(10);
@@ -162,7 +168,7 @@ describe("the job lifecycle, with a fake process and a fake clock", () => {
     // Nothing measured in an empty checkpoint dir: the reserve is the floor.
     expect(Date.parse(stopFile.checkpointDeadline)).toBe(stopAt + GRACE_MS - checkpointReserveMs(0, GRACE_MS));
     await advance(1_000);
-    expect(status().TrainingJobStatus).toBe("Stopping");
+    await untilStatus("Stopping");
     runner.exit({ exitCode: 0, signal: null });
     await expect(result).resolves.toEqual({ status: "Stopped", exitCode: 0 });
     expect(status()).toMatchObject({ TrainingJobStatus: "Stopped", exitCode: 0, escalated: false, deadline: new Date(stopAt + GRACE_MS).toISOString() });
