@@ -12,18 +12,25 @@ export interface WalkResult {
   warnings: string[];
 }
 
+export interface WalkOptions {
+  /** false: the flat layout, top level only. */
+  readonly recursive: boolean;
+  /** Stops the walk (it rejects with the signal's reason) between entries. */
+  readonly signal?: AbortSignal;
+}
+
 /**
  * List what an artifact of `root` holds, parents before children, in byte order, so two runs over
  * the same tree produce the same archive. `recursive: false` is the flat layout: top level only.
  */
-export async function walkCheckpoint(root: string, opts: { recursive: boolean; signal?: AbortSignal }): Promise<WalkResult> {
+export async function walkCheckpoint(root: string, opts: WalkOptions): Promise<WalkResult> {
   const result: WalkResult = { entries: [], skipped: [], warnings: [] };
   const rootReal = await realpath(root);
   await walkInto(root, rootReal, "", opts, result);
   return result;
 }
 
-async function walkInto(root: string, rootReal: string, rel: string, opts: { recursive: boolean; signal?: AbortSignal }, out: WalkResult): Promise<void> {
+async function walkInto(root: string, rootReal: string, rel: string, opts: WalkOptions, out: WalkResult): Promise<void> {
   const { recursive, signal } = opts;
   const dirAbs = rel === "" ? root : path.join(root, rel);
   const names = (await readdir(dirAbs)).sort(compareNames);
