@@ -3,7 +3,7 @@ import type { Readable } from "node:stream";
 import { errnoCode, errorMessage } from "../contract/index.js";
 import type { Logger } from "../log/index.js";
 import type { FinishingLimits } from "./clock.js";
-import type { ObjectStore, StorageLocation } from "../storage/index.js";
+import type { ObjectStore, PutResult, StorageLocation } from "../storage/index.js";
 
 /** Where the model archive is uploaded: `<output>/<job>/output/[<host>/]<file>`. */
 export interface OutputTarget {
@@ -87,17 +87,11 @@ export class ArchiveUpload {
   /** The follow callback for packaging: each attempt replaces the previous one. */
   readonly consume = (stream: Readable, info: { fileName: string; expectedBytes: number | undefined }): void => {
     this.fileName = info.fileName;
-    const key = this.target.key(info.fileName);
-    const deadline = this.limits.deadline();
+    const { uri, upload } = putArchive(this.target, this.limits, stream, info);
     this.log.info(
-      { event: "upload.start", uri: this.target.store.uri(key), expectedBytes: info.expectedBytes, afterCommit: this.afterCommit },
+      { event: "upload.start", uri, expectedBytes: info.expectedBytes, afterCommit: this.afterCommit },
       this.afterCommit ? "uploading the archive once it is committed locally (the store runs on this machine)" : "uploading the archive while it is written",
     );
-    const upload = this.target.store.putStream(key, stream, {
-      ...(info.expectedBytes === undefined ? {} : { expectedBytes: info.expectedBytes }),
-      ...(deadline === undefined ? {} : { deadline }),
-      signal: this.limits.signal,
-    });
     upload.catch(() => undefined);
     this.current = upload;
   };
@@ -133,17 +127,34 @@ export async function putSidecar(
   body: () => Promise<Buffer> | Buffer,
 ): Promise<string | null> {
   try {
-    const deadline = limits.deadline();
-    await target.store.putBytes(target.key(`${archive.fileName}.manifest.json`), await body(), {
-      ...(deadline === undefined ? {} : { deadline }),
-      signal: limits.signal,
-    });
+    await target.store.putBytes(target.key(`${archive.fileName}.manifest.json`), await body(), putLimits(limits));
     return null;
   } catch (err) {
     const { code, message } = describeUploadError(err);
     log.warn({ event: "upload.sidecar-failed", code, err: message }, "the archive is uploaded, its sidecar manifest is not");
     return `The model was uploaded to ${archive.uri}, but its sidecar manifest was not (${code}): ${message}`;
   }
+}
+
+/**
+ * Starts the upload of one archive stream under the output's key for `fileName`, bounded by the
+ * finishing limits (the store aborts it at the deadline, and no object appears).
+ */
+export function putArchive(
+  target: OutputTarget,
+  limits: FinishingLimits,
+  stream: Readable,
+  info: { readonly fileName: string; readonly expectedBytes: number | undefined },
+): { uri: string; upload: Promise<PutResult> } {
+  const key = target.key(info.fileName);
+  const upload = target.store.putStream(key, stream, { ...(info.expectedBytes === undefined ? {} : { expectedBytes: info.expectedBytes }), ...putLimits(limits) });
+  return { uri: target.store.uri(key), upload };
+}
+
+/** The store's bounds for one request, read when it starts: the deadline as it is now, and the abort. */
+function putLimits(limits: FinishingLimits): { signal: AbortSignal; deadline?: number } {
+  const deadline = limits.deadline();
+  return deadline === undefined ? { signal: limits.signal } : { signal: limits.signal, deadline };
 }
 
 export function describeUploadError(err: unknown): { code: string; message: string } {

@@ -1,6 +1,6 @@
 import { PackagingError, streamArchive, type PackableSelection, type ProgressInfo, type StreamedArchive } from "../artifacts/index.js";
 import type { SaveModelInput } from "./model.js";
-import { describeUploadError, putSidecar, type OutputTarget } from "./output.js";
+import { describeUploadError, putArchive, putSidecar, type OutputTarget } from "./output.js";
 import type { ArtifactStatus } from "./status.js";
 
 export type StraightUpload =
@@ -36,17 +36,10 @@ export async function uploadStraight(
       log,
       ...(onProgress ? { onProgress } : {}),
       deliver: async (stream, info) => {
-        const key = output.key(info.fileName);
-        const uploadDeadline = limits.deadline();
-        log.info({ event: "upload.start", uri: output.store.uri(key), expectedBytes: info.expectedBytes, straight: true }, `uploading the archive straight from the checkpoint files: ${why}`);
+        const started = putArchive(output, limits, stream, info);
+        log.info({ event: "upload.start", uri: started.uri, expectedBytes: info.expectedBytes, straight: true }, `uploading the archive straight from the checkpoint files: ${why}`);
         try {
-          uri = (
-            await output.store.putStream(key, stream, {
-              ...(info.expectedBytes === undefined ? {} : { expectedBytes: info.expectedBytes }),
-              ...(uploadDeadline === undefined ? {} : { deadline: uploadDeadline }),
-              signal: limits.signal,
-            })
-          ).uri;
+          uri = (await started.upload).uri;
           uploadError = undefined;
         } catch (err) {
           uploadError = err;
